@@ -19,4 +19,5 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod datastore;
 pub mod fs;

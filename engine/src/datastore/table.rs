@@ -1,0 +1,180 @@
+//! A table: its schema, its pages, and the index from row to page slot.
+//!
+//! Every field is a persistent (structurally shared) collection, so cloning
+//! a table, which every committed version does, costs O(1), and changing one
+//! row copies one page and O(log n) index nodes.
+
+use std::sync::Arc;
+
+use super::page::{Page, RowLoc};
+use super::schema::TableSchema;
+
+/// How many pages with free space an insert looks at before opening a new
+/// page (bounds the work per insert).
+const FREE_PAGE_CANDIDATES_MAX: usize = 8;
+
+/// Row count and bytes of a table, kept in step with its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TableSummary {
+    /// Rows in the table.
+    pub row_count: u64,
+    /// Encoded bytes of those rows.
+    pub row_bytes: u64,
+}
+
+/// One table's committed contents.
+#[derive(Clone, Debug)]
+pub struct Table {
+    schema: Arc<TableSchema>,
+    pages: imbl::Vector<Arc<Page>>,
+    rows: imbl::OrdMap<Arc<[u8]>, RowLoc>,
+    /// Pages that are not full, by index: where inserts look first.
+    with_space: imbl::OrdSet<u32>,
+    summary: TableSummary,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(schema: Arc<TableSchema>) -> Self {
+        Table {
+            schema,
+            pages: imbl::Vector::new(),
+            rows: imbl::OrdMap::new(),
+            with_space: imbl::OrdSet::new(),
+            summary: TableSummary::default(),
+        }
+    }
+
+    /// Rebuilds a table from its pages (a snapshot restore). Returns `None`
+    /// if a row appears twice.
+    pub fn from_pages(schema: Arc<TableSchema>, pages: Vec<Page>) -> Option<Self> {
+        let mut table = Table::new(schema);
+        for (index, page) in pages.into_iter().enumerate() {
+            let index = u32::try_from(index).ok()?;
+            for (slot, row) in page.slots().iter().enumerate() {
+                let Some(row) = row else { continue };
+                let loc = RowLoc { page: index, slot: u32::try_from(slot).ok()? };
+                if table.rows.insert(Arc::clone(row), loc).is_some() {
+                    return None;
+                }
+                table.summary.row_count += 1;
+                table.summary.row_bytes += row.len() as u64;
+            }
+            if page.fits(0) {
+                table.with_space.insert(index);
+            }
+            table.pages.push_back(Arc::new(page));
+        }
+        Some(table)
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Arc<TableSchema> {
+        &self.schema
+    }
+
+    /// Row count and bytes.
+    pub fn summary(&self) -> TableSummary {
+        self.summary
+    }
+
+    /// The pages, in index order.
+    pub fn pages(&self) -> &imbl::Vector<Arc<Page>> {
+        &self.pages
+    }
+
+    /// Whether the encoded row is in the table.
+    pub fn contains(&self, row: &[u8]) -> bool {
+        self.rows.contains_key(row)
+    }
+
+    /// The encoded rows, in byte order.
+    pub fn rows(&self) -> impl Iterator<Item = &Arc<[u8]>> {
+        self.rows.keys()
+    }
+
+    /// Inserts an encoded row that is not in the table and fits a page.
+    pub fn insert(&mut self, row: Arc<[u8]>, offset: u64) {
+        assert!(!self.rows.contains_key(&*row), "insert of a present row");
+        let len = row.len();
+        let index = self.page_with_room(len);
+        let page = Arc::make_mut(&mut self.pages[index as usize]);
+        let slot = page.insert(Arc::clone(&row), offset);
+        if !page.fits(0) {
+            self.with_space.remove(&index);
+        }
+        self.rows.insert(row, RowLoc { page: index, slot });
+        self.summary.row_count += 1;
+        self.summary.row_bytes += len as u64;
+    }
+
+    /// Deletes an encoded row; returns whether it was there.
+    pub fn delete(&mut self, row: &[u8], offset: u64) -> bool {
+        let Some(loc) = self.rows.remove(row) else { return false };
+        let page = Arc::make_mut(&mut self.pages[loc.page as usize]);
+        let removed = page.remove(loc.slot, offset);
+        assert_eq!(&*removed, row, "the index pointed at another row");
+        self.with_space.insert(loc.page);
+        self.summary.row_count -= 1;
+        self.summary.row_bytes -= row.len() as u64;
+        true
+    }
+
+    /// The index of a page with room for `len` bytes, opening one if needed.
+    fn page_with_room(&mut self, len: usize) -> u32 {
+        let candidate = self
+            .with_space
+            .iter()
+            .take(FREE_PAGE_CANDIDATES_MAX)
+            .copied()
+            .find(|index| self.pages[*index as usize].fits(len));
+        candidate.unwrap_or_else(|| {
+            self.pages.push_back(Arc::new(Page::new()));
+            let index = u32::try_from(self.pages.len() - 1).expect("fewer than 2^32 pages");
+            self.with_space.insert(index);
+            index
+        })
+    }
+
+    /// Recomputes the summary and the row index from the pages and checks
+    /// them against the kept ones. Returns what disagrees.
+    pub fn check(&self) -> Result<(), String> {
+        let mut summary = TableSummary::default();
+        let mut seen = 0usize;
+        for (index, page) in self.pages.iter().enumerate() {
+            for (slot, row) in page.slots().iter().enumerate() {
+                let Some(row) = row else { continue };
+                summary.row_count += 1;
+                summary.row_bytes += row.len() as u64;
+                let loc = RowLoc { page: index as u32, slot: slot as u32 };
+                if self.rows.get(&**row) != Some(&loc) {
+                    return Err(format!(
+                        "table={} row index disagrees at {loc:?}",
+                        self.schema.name
+                    ));
+                }
+                seen += 1;
+            }
+            if page.fits(0) != self.with_space.contains(&(index as u32)) {
+                return Err(format!(
+                    "table={} free-page set disagrees at page={index}",
+                    self.schema.name
+                ));
+            }
+        }
+        if seen != self.rows.len() {
+            return Err(format!(
+                "table={} index has rows={} pages have rows={seen}",
+                self.schema.name,
+                self.rows.len()
+            ));
+        }
+        if summary != self.summary {
+            return Err(format!(
+                "table={} summary {:?} disagrees with rows {:?}",
+                self.schema.name, self.summary, summary
+            ));
+        }
+        Ok(())
+    }
+}

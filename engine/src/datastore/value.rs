@@ -1,0 +1,290 @@
+//! Typed values and the row codec.
+//!
+//! A row is a list of values, one per column of its table's schema, encoded
+//! column by column (little-endian): `u64`/`i64` as 8 bytes, `bool` as one
+//! byte (0 or 1), `string`/`bytes` as a `u32` length and the bytes. A row's
+//! encoding is also its identity: tables are sets of rows.
+
+use std::fmt;
+
+use super::error::DecodeError;
+
+/// The type of a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ColumnType {
+    /// An unsigned 64-bit integer.
+    U64,
+    /// A signed 64-bit integer.
+    I64,
+    /// A boolean.
+    Bool,
+    /// UTF-8 text.
+    String,
+    /// Raw bytes.
+    Bytes,
+}
+
+impl ColumnType {
+    /// Every type, in tag order.
+    pub const ALL: [ColumnType; 5] =
+        [ColumnType::U64, ColumnType::I64, ColumnType::Bool, ColumnType::String, ColumnType::Bytes];
+
+    /// The stable tag stored in `st_column.col_type`.
+    pub fn tag(self) -> u64 {
+        match self {
+            ColumnType::U64 => 1,
+            ColumnType::I64 => 2,
+            ColumnType::Bool => 3,
+            ColumnType::String => 4,
+            ColumnType::Bytes => 5,
+        }
+    }
+
+    /// The type with `tag`, if any.
+    pub fn from_tag(tag: u64) -> Option<ColumnType> {
+        ColumnType::ALL.into_iter().find(|ty| ty.tag() == tag)
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnType::U64 => "u64",
+            ColumnType::I64 => "i64",
+            ColumnType::Bool => "bool",
+            ColumnType::String => "string",
+            ColumnType::Bytes => "bytes",
+        })
+    }
+}
+
+/// One typed value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    /// An unsigned 64-bit integer.
+    U64(u64),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A boolean.
+    Bool(bool),
+    /// UTF-8 text.
+    String(String),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// The type of this value.
+    pub fn column_type(&self) -> ColumnType {
+        match self {
+            Value::U64(_) => ColumnType::U64,
+            Value::I64(_) => ColumnType::I64,
+            Value::Bool(_) => ColumnType::Bool,
+            Value::String(_) => ColumnType::String,
+            Value::Bytes(_) => ColumnType::Bytes,
+        }
+    }
+
+    /// The `u64` inside, if this is one.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::U64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The string inside, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The bool inside, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The bytes inside, if this is one.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::U64(v) => write!(f, "{v}"),
+            Value::I64(v) => write!(f, "{v}i"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::String(v) => write!(f, "{v:?}"),
+            Value::Bytes(v) => {
+                write!(f, "0x{}", v.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            }
+        }
+    }
+}
+
+/// A row: one value per column.
+pub type Row = Vec<Value>;
+
+/// Encodes `row`; the caller has checked it against the schema.
+pub fn encode_row(row: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(row.len() * 9);
+    for value in row {
+        match value {
+            Value::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            Value::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            Value::Bool(v) => out.push(u8::from(*v)),
+            Value::String(v) => put_len_prefixed(&mut out, v.as_bytes()),
+            Value::Bytes(v) => put_len_prefixed(&mut out, v),
+        }
+    }
+    out
+}
+
+fn put_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("values are bounded far below 4 GiB");
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Decodes a row of `types` from `bytes`, which must be consumed exactly.
+pub fn decode_row(types: &[ColumnType], bytes: &[u8]) -> Result<Row, DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let mut row = Vec::with_capacity(types.len());
+    for (column, ty) in types.iter().enumerate() {
+        let value = match ty {
+            ColumnType::U64 => Value::U64(u64::from_le_bytes(reader.array(column)?)),
+            ColumnType::I64 => Value::I64(i64::from_le_bytes(reader.array(column)?)),
+            ColumnType::Bool => match reader.array::<1>(column)? {
+                [0] => Value::Bool(false),
+                [1] => Value::Bool(true),
+                [other] => {
+                    return Err(DecodeError::Invalid {
+                        at: reader.at - 1,
+                        reason: format!("column={column} bool byte={other}"),
+                    });
+                }
+            },
+            ColumnType::String => {
+                let at = reader.at;
+                let bytes = reader.len_prefixed(column)?;
+                Value::String(String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    DecodeError::Invalid {
+                        at,
+                        reason: format!("column={column} string is not utf-8"),
+                    }
+                })?)
+            }
+            ColumnType::Bytes => Value::Bytes(reader.len_prefixed(column)?.to_vec()),
+        };
+        row.push(value);
+    }
+    if reader.at != bytes.len() {
+        return Err(DecodeError::Invalid {
+            at: reader.at,
+            reason: format!("trailing bytes={} after the last column", bytes.len() - reader.at),
+        });
+    }
+    Ok(row)
+}
+
+/// A bounds-checked little-endian reader over untrusted bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, column: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len()).ok_or(
+            DecodeError::Truncated { at: self.at, wanted: n, reason: format!("column={column}") },
+        )?;
+        let slice = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self, column: usize) -> Result<[u8; N], DecodeError> {
+        let slice = self.take(N, column)?;
+        Ok(slice.try_into().expect("take returned N bytes"))
+    }
+
+    fn len_prefixed(&mut self, column: usize) -> Result<&'a [u8], DecodeError> {
+        let len = u32::from_le_bytes(self.array(column)?) as usize;
+        self.take(len, column)
+    }
+}
+
+/// Checks that `row` fits `types`, naming the first column that does not.
+pub fn check_row(types: &[ColumnType], row: &[Value]) -> Result<(), String> {
+    if row.len() != types.len() {
+        return Err(format!("expected-columns={} actual-columns={}", types.len(), row.len()));
+    }
+    for (column, (ty, value)) in types.iter().zip(row).enumerate() {
+        if value.column_type() != *ty {
+            return Err(format!(
+                "column={column} expected-type={ty} actual-type={}",
+                value.column_type()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip() {
+        let types = ColumnType::ALL;
+        let row = vec![
+            Value::U64(u64::MAX),
+            Value::I64(-5),
+            Value::Bool(true),
+            Value::String("héllo".into()),
+            Value::Bytes(vec![0, 1, 2]),
+        ];
+        check_row(&types, &row).unwrap();
+        let bytes = encode_row(&row);
+        assert_eq!(decode_row(&types, &bytes).unwrap(), row);
+    }
+
+    #[test]
+    fn every_truncation_and_bad_bool_is_an_error() {
+        let types = ColumnType::ALL;
+        let row = vec![
+            Value::U64(1),
+            Value::I64(2),
+            Value::Bool(false),
+            Value::String("s".into()),
+            Value::Bytes(vec![9]),
+        ];
+        let bytes = encode_row(&row);
+        for cut in 0..bytes.len() {
+            assert!(decode_row(&types, &bytes[..cut]).is_err(), "cut={cut}");
+        }
+        let mut bad = bytes.clone();
+        bad[16] = 2;
+        assert!(decode_row(&types, &bad).unwrap_err().to_string().contains("bool byte=2"));
+        let mut long = bytes;
+        long.push(0);
+        assert!(decode_row(&types, &long).unwrap_err().to_string().contains("trailing"));
+    }
+
+    #[test]
+    fn check_row_names_the_mismatch() {
+        let err = check_row(&[ColumnType::U64], &[Value::Bool(true)]).unwrap_err();
+        assert_eq!(err, "column=0 expected-type=u64 actual-type=bool");
+        assert!(check_row(&[ColumnType::U64], &[]).is_err());
+    }
+}
