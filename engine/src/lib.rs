@@ -19,5 +19,6 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod commitlog;
 pub mod datastore;
 pub mod fs;

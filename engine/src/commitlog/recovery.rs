@@ -1,0 +1,270 @@
+//! Opening a log: walk every segment in order, verify every commit, and
+//! repair only what a crash can leave behind.
+//!
+//! The rules (FORMAT.md, "Recovery", says the same for a reader of the
+//! format):
+//! - Sealed segments (all but the last) must verify whole: header, every
+//!   commit, offsets contiguous with the previous segment and within, the
+//!   name equal to the first commit's offset, epochs never decreasing, no
+//!   byte after the last commit, at least one commit.
+//! - The last segment may end in a torn tail: an incomplete commit, one
+//!   whose checksum fails, zeros or garbage. If no valid commit that could
+//!   continue the log follows anywhere after the first bad byte, the tail is
+//!   cut at the end of the last good commit. If one does, the log is corrupt
+//!   and nothing is cut: history is never silently shortened.
+//! - A last segment with no commit left (header only, or a header torn by a
+//!   crash while the segment was being created) is removed.
+//!
+//! Repairs are not made durable here: [`super::Commitlog::open`] syncs the
+//! last segment and the directory once recovery is done.
+
+use std::path::{Path, PathBuf};
+
+use crate::fs::{DirEntry, EntryKind, File, Fs};
+
+use super::error::{Corruption, CorruptionReason, OpenError};
+use super::segment::{
+    HeaderError, SEGMENT_HEADER_LEN, SegmentReadError, SegmentSpan, Walk, decode_header,
+    find_valid_commit_after, is_segment_like, may_be_torn_write, parse_segment_file_name,
+    read_segment_bytes,
+};
+
+/// What the log holds after recovery.
+pub(crate) struct Recovered {
+    /// Every segment but the last, verified.
+    pub(crate) sealed: Vec<SegmentSpan>,
+    /// The last segment, which the writer goes on with; `None` if the log
+    /// holds no commit.
+    pub(crate) head: Option<RecoveredHead>,
+    /// The offset the next commit must start at.
+    pub(crate) tx_offset_next: u64,
+    /// The offset of the last transaction in the log.
+    pub(crate) tx_offset_last: Option<u64>,
+    /// The epoch of the last commit (0 if none).
+    pub(crate) epoch_last: u64,
+}
+
+/// The last segment, open for appending.
+pub(crate) struct RecoveredHead {
+    pub(crate) file: Box<dyn File>,
+    pub(crate) span: SegmentSpan,
+}
+
+/// What the segments walked so far hold.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    tx_offset_next: u64,
+    tx_offset_last: Option<u64>,
+    epoch_last: u64,
+}
+
+impl Progress {
+    fn advance(&mut self, walk: &Walk) {
+        assert!(walk.tx_offset_next >= self.tx_offset_next);
+        assert!(walk.epoch_last >= self.epoch_last);
+        if walk.n_commits > 0 {
+            self.tx_offset_last = Some(walk.tx_offset_next - 1);
+        }
+        self.tx_offset_next = walk.tx_offset_next;
+        self.epoch_last = walk.epoch_last;
+    }
+}
+
+/// Verifies the log in `dir` (whose listing is `entries`) and repairs its
+/// tail. See the module documentation for the rules.
+pub(crate) fn recover(
+    fs: &dyn Fs,
+    dir: &Path,
+    entries: &[DirEntry],
+) -> Result<Recovered, OpenError> {
+    let segments = segment_list(dir, entries)?;
+    let tx_offset_first = segments.first().map_or(0, |(offset, _)| *offset);
+    let mut progress =
+        Progress { tx_offset_next: tx_offset_first, tx_offset_last: None, epoch_last: 0 };
+    let mut sealed = Vec::new();
+    let mut head = None;
+    let n_segments = segments.len();
+    for (index, (min_tx_offset, path)) in segments.into_iter().enumerate() {
+        if min_tx_offset != progress.tx_offset_next {
+            let reason =
+                CorruptionReason::Gap { expected: progress.tx_offset_next, actual: min_tx_offset };
+            return Err(corruption(path, 0, reason).into());
+        }
+        if index + 1 < n_segments {
+            sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?);
+        } else {
+            head = recover_last(fs, path, min_tx_offset, &mut progress)?;
+        }
+    }
+    if head.is_none()
+        && let Some(span) = sealed.pop()
+    {
+        // The last segment was removed: the writer goes on with the one
+        // before it (and rotates at once if it is full).
+        let file = fs.open(&span.path).map_err(|source| io_error("open", &span.path, source))?;
+        head = Some(RecoveredHead { file, span });
+    }
+    Ok(Recovered {
+        sealed,
+        head,
+        tx_offset_next: progress.tx_offset_next,
+        tx_offset_last: progress.tx_offset_last,
+        epoch_last: progress.epoch_last,
+    })
+}
+
+/// The segments of `dir`, by first offset. Entries that do not end in
+/// `.log` are not the log's and are left alone.
+fn segment_list(dir: &Path, entries: &[DirEntry]) -> Result<Vec<(u64, PathBuf)>, OpenError> {
+    let mut segments = Vec::new();
+    for entry in entries {
+        if !is_segment_like(&entry.name) {
+            tracing::debug!(dir = %dir.display(), name = %entry.name, "not a segment, left alone");
+            continue;
+        }
+        let path = dir.join(&entry.name);
+        let offset = parse_segment_file_name(&entry.name)
+            .filter(|_| entry.kind == EntryKind::File)
+            .ok_or_else(|| OpenError::BadSegmentName { path: path.clone() })?;
+        segments.push((offset, path));
+    }
+    segments.sort();
+    Ok(segments)
+}
+
+/// Verifies a sealed segment whole.
+fn verify_sealed(
+    fs: &dyn Fs,
+    path: PathBuf,
+    min_tx_offset: u64,
+    progress: &mut Progress,
+) -> Result<SegmentSpan, OpenError> {
+    let (_file, bytes) = load(fs, &path)?;
+    if let Err(error) = decode_header(&bytes) {
+        return Err(corruption(path, 0, CorruptionReason::Header(error)).into());
+    }
+    let mut walk = Walk::new(min_tx_offset, progress.epoch_last);
+    while let Some(step) = walk.next(&bytes) {
+        if let Err(reason) = step {
+            return Err(corruption(path, walk.pos as u64, reason).into());
+        }
+    }
+    if walk.n_commits == 0 {
+        let reason = CorruptionReason::EmptySealedSegment;
+        return Err(corruption(path, SEGMENT_HEADER_LEN as u64, reason).into());
+    }
+    assert_eq!(walk.pos, bytes.len(), "a walk ends only at the end of the bytes");
+    progress.advance(&walk);
+    Ok(SegmentSpan { min_tx_offset, path, len: bytes.len() as u64 })
+}
+
+/// Verifies the last segment, cuts a torn tail, and removes it if no commit
+/// is left. Returns the segment to append to, if it stays.
+fn recover_last(
+    fs: &dyn Fs,
+    path: PathBuf,
+    min_tx_offset: u64,
+    progress: &mut Progress,
+) -> Result<Option<RecoveredHead>, OpenError> {
+    let (file, bytes) = load(fs, &path)?;
+    if let Err(error) = decode_header(&bytes) {
+        if !is_torn_creation(&error, bytes.len()) {
+            return Err(corruption(path, 0, CorruptionReason::Header(error)).into());
+        }
+        tracing::warn!(segment = %path.display(), reason = %error, "removing last segment: header torn while it was created");
+        remove(fs, &path)?;
+        return Ok(None);
+    }
+    let mut walk = Walk::new(min_tx_offset, progress.epoch_last);
+    let bad = loop {
+        match walk.next(&bytes) {
+            None => break None,
+            Some(Ok(_)) => {}
+            Some(Err(reason)) => break Some(reason),
+        }
+    };
+    if let Some(reason) = bad {
+        check_torn_tail(&path, &bytes, &walk, reason)?;
+    }
+    if walk.n_commits == 0 {
+        tracing::warn!(segment = %path.display(), "removing last segment: it holds no commit");
+        remove(fs, &path)?;
+        return Ok(None);
+    }
+    let len = walk.pos as u64;
+    if len < bytes.len() as u64 {
+        file.set_len(len).map_err(|source| io_error("set-len", &path, source))?;
+    }
+    progress.advance(&walk);
+    Ok(Some(RecoveredHead { file, span: SegmentSpan { min_tx_offset, path, len } }))
+}
+
+/// Decides whether the bad commit where `walk` stopped starts a torn tail
+/// (and logs the cut) or is corruption (a hard error).
+fn check_torn_tail(
+    path: &Path,
+    bytes: &[u8],
+    walk: &Walk,
+    reason: CorruptionReason,
+) -> Result<(), OpenError> {
+    let bad_pos = walk.pos;
+    if !may_be_torn_write(&reason) {
+        return Err(corruption(path.to_owned(), bad_pos as u64, reason).into());
+    }
+    if let Some(valid_commit_at) =
+        find_valid_commit_after(bytes, bad_pos, walk.tx_offset_next, walk.epoch_last)
+    {
+        let reason = CorruptionReason::ValidCommitAfter {
+            cause: Box::new(reason),
+            valid_commit_at: valid_commit_at as u64,
+        };
+        return Err(corruption(path.to_owned(), bad_pos as u64, reason).into());
+    }
+    tracing::warn!(
+        segment = %path.display(),
+        offset = bad_pos,
+        bytes_cut = bytes.len() - bad_pos,
+        reason = %reason,
+        "cutting torn tail of the commitlog"
+    );
+    Ok(())
+}
+
+/// Whether a bad header on the last segment is what a crash while creating
+/// it leaves: too short, or exactly a header's worth of bytes that are not
+/// one (zeros, garbage). A header this code does not support is never that,
+/// and neither is a bad header with bytes after it: a segment's header is
+/// durable before any commit is written to it.
+fn is_torn_creation(error: &HeaderError, len: usize) -> bool {
+    match error {
+        HeaderError::Incomplete { .. } => true,
+        HeaderError::BadMagic { .. } | HeaderError::NonzeroReserved { .. } => {
+            len == SEGMENT_HEADER_LEN
+        }
+        HeaderError::UnknownVersion { .. } | HeaderError::UnknownChecksumAlgorithm { .. } => false,
+    }
+}
+
+fn load(fs: &dyn Fs, path: &Path) -> Result<(Box<dyn File>, Vec<u8>), OpenError> {
+    let file = fs.open(path).map_err(|source| io_error("open", path, source))?;
+    let len = file.len().map_err(|source| io_error("len", path, source))?;
+    match read_segment_bytes(file.as_ref(), len) {
+        Ok(bytes) => Ok((file, bytes)),
+        Err(SegmentReadError::TooLong { len }) => {
+            Err(corruption(path.to_owned(), 0, CorruptionReason::TooLong { len }).into())
+        }
+        Err(SegmentReadError::Io(source)) => Err(io_error("read", path, source)),
+    }
+}
+
+fn remove(fs: &dyn Fs, path: &Path) -> Result<(), OpenError> {
+    fs.remove(path).map_err(|source| io_error("remove", path, source))
+}
+
+fn corruption(segment: PathBuf, offset: u64, reason: CorruptionReason) -> Corruption {
+    Corruption { segment, offset, reason }
+}
+
+pub(crate) fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> OpenError {
+    OpenError::Io { op, path: path.to_owned(), source }
+}
