@@ -21,4 +21,7 @@
 
 pub mod commitlog;
 pub mod datastore;
+pub mod db;
 pub mod fs;
+
+pub use db::{Database, OpenError, OpenReport, Options};

@@ -26,7 +26,7 @@ pub use schema::{
 };
 pub use state::CommittedState;
 pub use table::{Table, TableSummary};
-pub use tx::{Mutation, decode_tx, encode_tx};
+pub use tx::{Mutation, decode_tx, encode_tx, encoded_len};
 pub use value::{ColumnType, Row, Value, check_row, decode_row, encode_row};
 
 use schema::system::*;
@@ -107,6 +107,17 @@ impl Datastore {
         Ok(Committed { offset, record: encode_tx(&mutations) })
     }
 
+    /// Commits the bootstrap transaction ([`bootstrap_mutations`]) at
+    /// offset 0. Only on an empty history.
+    pub fn commit_bootstrap(&mut self) -> Committed {
+        assert_eq!(self.latest().offset(), None, "bootstrap only on an empty history");
+        let mutations = bootstrap_mutations();
+        let mut state = self.latest().clone();
+        state.apply_tx(0, &mutations).expect("the bootstrap transaction applies to the seed state");
+        self.versions.publish(state);
+        Committed { offset: 0, record: encode_tx(&mutations) }
+    }
+
     /// Applies a transaction read back from history (replay). On error the
     /// datastore is unchanged.
     pub fn replay(&mut self, offset: u64, mutations: &[Mutation]) -> Result<(), ApplyError> {
@@ -126,6 +137,11 @@ impl MutTx {
     /// The offset this transaction will get if it commits.
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The size of the record this transaction would commit.
+    pub fn record_len(&self) -> usize {
+        encoded_len(&self.mutations)
     }
 
     /// The mutations so far.

@@ -83,6 +83,17 @@ impl Table {
         &self.pages
     }
 
+    /// The indexes of the pages changed by a transaction after `offset`
+    /// (all pages if `offset` is `None`): what an incremental snapshot
+    /// writes.
+    pub fn pages_changed_since(&self, offset: Option<u64>) -> impl Iterator<Item = u32> + '_ {
+        self.pages
+            .iter()
+            .enumerate()
+            .filter(move |(_, page)| offset.is_none_or(|offset| page.modified_at() > offset))
+            .map(|(index, _)| u32::try_from(index).expect("fewer than 2^32 pages"))
+    }
+
     /// Whether the encoded row is in the table.
     pub fn contains(&self, row: &[u8]) -> bool {
         self.rows.contains_key(row)

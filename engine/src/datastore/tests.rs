@@ -90,6 +90,31 @@ fn ddl_and_rows_survive_replay_through_the_repair_step() {
 }
 
 #[test]
+fn pages_know_which_transactions_changed_them() {
+    let (mut datastore, _) = bootstrapped(4);
+    let mut tx = datastore.begin();
+    tx.create_table("t", cols(&[("blob", ColumnType::Bytes)])).unwrap();
+    for i in 0..12u8 {
+        tx.insert("t", vec![Value::Bytes(vec![i; 1000])]).unwrap(); // about 4 rows a page
+    }
+    let created = datastore.commit(tx).unwrap().offset;
+    let pages = |d: &Datastore, since| -> Vec<u32> {
+        d.latest().table_by_name("t").unwrap().pages_changed_since(since).collect()
+    };
+    assert_eq!(pages(&datastore, None), vec![0, 1, 2], "4 rows of 1008 bytes fill a page");
+    assert_eq!(pages(&datastore, Some(created)), Vec::<u32>::new());
+    let mut tx = datastore.begin();
+    tx.delete("t", &[Value::Bytes(vec![5; 1000])]).unwrap();
+    let changed = datastore.commit(tx).unwrap().offset;
+    assert_eq!(pages(&datastore, Some(created)), vec![1], "only the page that held the row");
+    assert_eq!(pages(&datastore, Some(changed)), Vec::<u32>::new());
+    // The version before the delete still has the page as it was.
+    let before = datastore.read_at(created).unwrap().table_by_name("t").unwrap();
+    assert_eq!(before.pages()[1].rows().count(), 4);
+    assert_eq!(datastore.latest().table_by_name("t").unwrap().pages()[1].rows().count(), 3);
+}
+
+#[test]
 fn invalid_transactions_are_refused_and_change_nothing() {
     let (mut datastore, _) = bootstrapped(4);
     let mut tx = datastore.begin();

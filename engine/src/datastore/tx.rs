@@ -45,15 +45,20 @@ const KIND_DELETE: u8 = 2;
 /// The fixed bytes of one mutation: kind, table id, row length.
 const MUTATION_HEADER_LEN: usize = /* kind */ 1 + /* table */ 4 + /* row len */ 4;
 
-/// Encodes a transaction's mutations.
-pub fn encode_tx(mutations: &[Mutation]) -> Vec<u8> {
+/// The size of the record [`encode_tx`] makes of `mutations`.
+pub fn encoded_len(mutations: &[Mutation]) -> usize {
     let rows: usize = mutations
         .iter()
         .map(|m| match m {
             Mutation::Insert { row, .. } | Mutation::Delete { row, .. } => row.len(),
         })
         .sum();
-    let mut out = Vec::with_capacity(4 + mutations.len() * MUTATION_HEADER_LEN + rows);
+    4 + mutations.len() * MUTATION_HEADER_LEN + rows
+}
+
+/// Encodes a transaction's mutations.
+pub fn encode_tx(mutations: &[Mutation]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len(mutations));
     let count =
         u32::try_from(mutations.len()).expect("a transaction has fewer than 2^32 mutations");
     out.extend_from_slice(&count.to_le_bytes());
@@ -68,6 +73,7 @@ pub fn encode_tx(mutations: &[Mutation]) -> Vec<u8> {
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(row);
     }
+    assert_eq!(out.len(), encoded_len(mutations));
     out
 }
 
