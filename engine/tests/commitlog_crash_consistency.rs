@@ -166,30 +166,43 @@ fn power_loss_at_every_mutation_of_a_repairing_open_keeps_every_synced_commit() 
     // Two kinds of damage for open to repair: a torn last commit (cut), and
     // a header-only last segment (removed).
     for damage in ["cut", "empty segment"] {
-        for crash_at in 1..=8 {
+        // Damages a synced log; returns the commits and durable offset a
+        // repairing open must keep.
+        let damaged = |seed: u64| {
+            let fs = sim(seed);
+            let mut log = open(&fs, &options).unwrap();
+            append_synced(&mut log, &commits);
+            let durable_all = log.durable_offset().unwrap();
+            let last = log.segments().last().unwrap().path.clone();
+            drop(log);
+            let (model_len, durable) = match damage {
+                "cut" => {
+                    let len = file_bytes(&fs, &last).len() as u64;
+                    cut(&fs, &last, len - 3);
+                    (commits.len() - 1, commits[commits.len() - 1].min_tx_offset - 1)
+                }
+                _ => {
+                    let next = segment_path(&log_dir(), durable_all + 1);
+                    let header = file_bytes(&fs, &last)[..16].to_vec();
+                    let file = fs.create(&next).unwrap();
+                    file.write_at(&header, 0).unwrap();
+                    file.sync_data().unwrap();
+                    fs.sync_dir(&log_dir()).unwrap();
+                    (commits.len(), durable_all)
+                }
+            };
+            (fs, model_len, durable)
+        };
+        let open_mutations = {
+            let (fs, _, _) = damaged(0);
+            let base = fs.stats().mutations;
+            open(&fs, &options).unwrap();
+            fs.stats().mutations - base
+        };
+        assert!(open_mutations >= 6, "{damage}: repair, rewrite the tail, sync: {open_mutations}");
+        for crash_at in 1..=open_mutations + 2 {
             for seed in 0..CRASH_SEEDS {
-                let fs = sim(seed);
-                let mut log = open(&fs, &options).unwrap();
-                append_synced(&mut log, &commits);
-                let durable_all = log.durable_offset().unwrap();
-                let last = log.segments().last().unwrap().path.clone();
-                drop(log);
-                let (model_len, durable) = match damage {
-                    "cut" => {
-                        let len = file_bytes(&fs, &last).len() as u64;
-                        cut(&fs, &last, len - 3);
-                        (commits.len() - 1, commits[commits.len() - 1].min_tx_offset - 1)
-                    }
-                    _ => {
-                        let next = segment_path(&log_dir(), durable_all + 1);
-                        let header = file_bytes(&fs, &last)[..16].to_vec();
-                        let file = fs.create(&next).unwrap();
-                        file.write_at(&header, 0).unwrap();
-                        file.sync_data().unwrap();
-                        fs.sync_dir(&log_dir()).unwrap();
-                        (commits.len(), durable_all)
-                    }
-                };
+                let (fs, model_len, durable) = damaged(seed);
                 let base = fs.stats().mutations;
                 fs.set_fault_config(torn_writes(seed));
                 fs.crash_at_mutation(base + crash_at, CrashMode::PowerLoss);
@@ -205,7 +218,7 @@ fn power_loss_at_every_mutation_of_a_repairing_open_keeps_every_synced_commit() 
                         true
                     }
                 };
-                assert_eq!(crashed, crash_at <= 3, "{damage}: open repairs in three mutations");
+                assert_eq!(crashed, crash_at <= open_mutations, "{damage}: crash point {crash_at}");
                 let fs = fs.reopen();
                 fs.set_faults_enabled(false);
                 let context = format!("{damage}: seed {seed} crash point {crash_at}");

@@ -23,8 +23,9 @@ pub enum FaultClass {
     ShortWrite,
     /// `write_at` or `set_len` fails with ENOSPC: the quota is reached.
     NoSpace,
-    /// `sync_data`/`sync_dir` fails with EIO and drops the dirty data
-    /// (Linux's semantics: a retry then succeeds without persisting it).
+    /// `sync_data` fails with EIO and drops the dirty data (Linux's
+    /// semantics: a retry then succeeds without persisting it); `sync_dir`
+    /// fails with EIO and leaves the entry operations pending.
     FsyncError,
     /// A read returns a flipped bit; the sector stays bad until rewritten.
     ReadBitFlip,

@@ -32,8 +32,9 @@
 //!
 //! Each [`FaultClass`] is off by default and fires with its own probability,
 //! from its own random stream: EIO and short writes, ENOSPC past a quota,
-//! fsync errors that drop the dirty data (so a retried fsync succeeds without
-//! persisting it, as on Linux), latent bit flips on read that persist until
+//! fsync errors that drop a file's dirty data (so a retried fsync succeeds
+//! without persisting it, as on Linux; a directory's failed sync leaves its
+//! entry operations pending, as a journal would), latent bit flips on read that persist until
 //! the sector is rewritten, misdirected writes, lying fsyncs, and torn
 //! writes at power loss. Every fault that fires is counted and recorded as an
 //! [`FsEvent`] naming the operation, path and offset.

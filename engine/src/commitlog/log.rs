@@ -6,14 +6,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::fs::{File, Fs};
+use crate::fs::{DirEntry, EntryKind, File, Fs};
 
 use super::commit::{TRANSACTIONS_PER_COMMIT_MAX, commit_len, encode_commit};
 use super::error::{AppendError, OpenError};
 use super::options::Options;
 use super::reader::{Commits, Transactions};
 use super::recovery::{self, io_error};
-use super::segment::{SEGMENT_HEADER_LEN, SegmentInfo, SegmentSpan, encode_header, segment_path};
+use super::segment::{
+    SEGMENT_HEADER_LEN, SegmentInfo, SegmentReadError, SegmentSpan, encode_header,
+    read_segment_bytes, segment_path,
+};
 
 /// The prefix of every poisoned-write panic message.
 pub const POISON_PREFIX: &str = "commitlog poisoned:";
@@ -137,8 +140,9 @@ impl Commitlog {
     /// parent) if it does not exist.
     ///
     /// Verifies every segment and repairs a torn tail as FORMAT.md,
-    /// "Recovery", describes, then syncs the last segment and the directory,
-    /// so that everything the log holds afterwards counts as durable. An empty
+    /// "Recovery", describes, then rewrites the last segment durably (see
+    /// [`rewrite_durably`]) and syncs the directory, so that everything the
+    /// log holds afterwards counts as durable. An empty
     /// log creates no segment: the first [`Commitlog::append_commit`] creates
     /// it, durably, before writing to it. An empty log expects offset 0 next
     /// (or, if its only segment was empty and removed, that segment's offset).
@@ -152,11 +156,13 @@ impl Commitlog {
             }
             Err(source) => return Err(io_error("list-dir", dir, source)),
         };
-        let recovered = recovery::recover(fs.as_ref(), dir, &entries)?;
-        if let Some(head) = &recovered.head {
-            head.file
-                .sync_data()
-                .map_err(|source| io_error("sync-data", &head.span.path, source))?;
+        // The entry of an existing log directory may never have become
+        // durable (a failed sync of the parent in an earlier open).
+        sync_parent(fs.as_ref(), dir)?;
+        remove_rewrite_leftovers(fs.as_ref(), dir, &entries)?;
+        let mut recovered = recovery::recover(fs.as_ref(), dir, &entries)?;
+        if let Some(head) = &mut recovered.head {
+            head.file = rewrite_durably(fs.as_ref(), dir, &head.span)?;
         }
         fs.sync_dir(dir).map_err(|source| io_error("sync-dir", dir, source))?;
         let head = recovered.head.map(|head| Head {
@@ -521,9 +527,67 @@ fn poisoned(poison: &mut Option<String>, cause: String) -> ! {
 /// Creates the log directory and makes its entry durable in the parent.
 fn create_dir(fs: &dyn Fs, dir: &Path) -> Result<(), OpenError> {
     fs.create_dir(dir).map_err(|source| io_error("create-dir", dir, source))?;
+    sync_parent(fs, dir)
+}
+
+fn sync_parent(fs: &dyn Fs, dir: &Path) -> Result<(), OpenError> {
     let parent = match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     fs.sync_dir(parent).map_err(|source| io_error("sync-dir", parent, source))
+}
+
+/// The suffix of the copy [`rewrite_durably`] makes before renaming it over
+/// the segment. Not `.log`: recovery never mistakes it for a segment.
+const REWRITE_SUFFIX: &str = ".rewrite";
+
+/// Removes copies a crash left behind in the middle of [`rewrite_durably`]:
+/// the rename had not happened, so the segment itself is intact.
+fn remove_rewrite_leftovers(
+    fs: &dyn Fs,
+    dir: &Path,
+    entries: &[DirEntry],
+) -> Result<(), OpenError> {
+    for entry in
+        entries.iter().filter(|e| e.kind == EntryKind::File && e.name.ends_with(REWRITE_SUFFIX))
+    {
+        let path = dir.join(&entry.name);
+        tracing::info!(path = %path.display(), "removing an interrupted segment rewrite");
+        fs.remove(&path).map_err(|source| io_error("remove", &path, source))?;
+    }
+    Ok(())
+}
+
+/// Makes the verified bytes of the last segment durable whatever the page
+/// cache holds, and returns a handle on the result.
+///
+/// Why: after a failed fsync, Linux marks the dirty pages clean and keeps
+/// serving them (fsyncgate). A process that restarts without a power loss
+/// reads those bytes back as if they were on disk, and no later fsync
+/// writes them, so a power loss afterwards would open a hole under commits
+/// synced later. Syncing is not enough; the bytes must be written again.
+/// They are written to a copy which is synced and renamed over the segment
+/// (then the directory is synced by the caller), never in place: a torn
+/// rewrite in place could destroy bytes that were durable.
+fn rewrite_durably(
+    fs: &dyn Fs,
+    dir: &Path,
+    span: &SegmentSpan,
+) -> Result<Box<dyn File>, OpenError> {
+    let read_error = |source| io_error("read", &span.path, source);
+    let original = fs.open(&span.path).map_err(|source| io_error("open", &span.path, source))?;
+    let bytes = match read_segment_bytes(original.as_ref(), span.len) {
+        Ok(bytes) => bytes,
+        Err(SegmentReadError::Io(source)) => return Err(read_error(source)),
+        Err(SegmentReadError::TooLong { .. }) => unreachable!("recovery bounded the segment"),
+    };
+    let mut copy_name = span.path.file_name().expect("segments have names").to_owned();
+    copy_name.push(REWRITE_SUFFIX);
+    let copy_path = dir.join(copy_name);
+    let copy = fs.create(&copy_path).map_err(|source| io_error("create", &copy_path, source))?;
+    copy.write_at(&bytes, 0).map_err(|source| io_error("write", &copy_path, source))?;
+    copy.sync_data().map_err(|source| io_error("sync-data", &copy_path, source))?;
+    fs.rename(&copy_path, &span.path).map_err(|source| io_error("rename", &copy_path, source))?;
+    Ok(copy)
 }

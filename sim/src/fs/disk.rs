@@ -500,17 +500,17 @@ impl Disk {
         };
         let failed = self.draws(FaultClass::FsyncError);
         let lied = self.draws(FaultClass::LyingFsync);
-        let dir = self.dirs.get_mut(&id).expect("directory exists");
         if failed {
-            let dropped_ops = dir.pending.len() as u64;
-            dir.pending.clear();
+            // Unlike file data, entry operations are not dropped: they stay
+            // pending (a journaling filesystem keeps its metadata in the
+            // journal), so a later successful sync_dir persists them.
             self.record_fault(
                 op_index,
                 Op::SyncDir,
                 &display,
                 0,
                 0,
-                Fault::FsyncError { dropped_ops },
+                Fault::FsyncError { dropped_ops: 0 },
             );
             return Err(eio("fsync error", &display, 0));
         }
@@ -518,6 +518,7 @@ impl Disk {
             self.record_fault(op_index, Op::SyncDir, &display, 0, 0, Fault::LyingFsync);
             return Ok(());
         }
+        let dir = self.dirs.get_mut(&id).expect("directory exists");
         for op in std::mem::take(&mut dir.pending) {
             apply_dir_op(&mut dir.durable, &op);
         }
