@@ -19,9 +19,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod codec;
 pub mod commitlog;
 pub mod datastore;
 pub mod db;
 pub mod fs;
+pub mod snapshot;
 
 pub use db::{Database, OpenError, OpenReport, Options};

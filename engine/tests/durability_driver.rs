@@ -1,6 +1,6 @@
 //! The production durability driver: concurrent clients commit and wait for
-//! durability while one thread group-commits; a poisoned log fails the
-//! waiters instead of hanging them.
+//! durability while one thread group-commits and takes snapshots; a
+//! poisoned log fails the waiters instead of hanging them.
 // Clients are real threads here: that is what this driver is for.
 #![allow(clippy::disallowed_methods)]
 
@@ -18,7 +18,9 @@ use faultline_sim::{FaultClass, FaultConfig};
 #[test]
 fn concurrent_clients_get_every_commit_acknowledged_and_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = Database::open(Arc::new(RealFs::new()), dir.path(), Options::default()).unwrap();
+    let mut options = Options::default();
+    options.snapshots.every_txs = 50;
+    let (db, _) = Database::open(Arc::new(RealFs::new()), dir.path(), options.clone()).unwrap();
     let db = Arc::new(DurableDatabase::start(db).unwrap());
     let (offset, _) = db.commit(|tx| tx.create_table("accounts", account_columns())).unwrap();
     db.wait_durable(offset).unwrap();
@@ -41,9 +43,10 @@ fn concurrent_clients_get_every_commit_acknowledged_and_kept() {
     let commits = db.log().commits_from(0).count();
     drop(db);
 
-    let (db, report) =
-        Database::open(Arc::new(RealFs::new()), dir.path(), Options::default()).unwrap();
-    assert_eq!(report.replayed, 202);
+    let (db, report) = Database::open(Arc::new(RealFs::new()), dir.path(), options).unwrap();
+    let restored = report.restored_from.expect("the driver took snapshots on its thread");
+    assert!(restored >= 150, "snapshots every 50 durable transactions: {restored}");
+    assert_eq!(report.replayed, 201 - restored);
     assert_eq!(db.latest().rows("accounts").unwrap().len(), 200);
     eprintln!("202 transactions in {commits} commits");
 }

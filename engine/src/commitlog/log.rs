@@ -336,6 +336,32 @@ impl Commitlog {
         self.poison.is_some()
     }
 
+    /// Removes the sealed segments that hold only offsets below
+    /// `keep_from`, then syncs the directory; returns how many went. The
+    /// segment being written is never removed. The caller must hold a
+    /// durable snapshot that covers everything removed: history below it is
+    /// gone for good.
+    pub fn remove_segments_below(&mut self, keep_from: u64) -> Result<usize, io::Error> {
+        self.check_not_poisoned();
+        let mut spans = self.spans();
+        let mut removable = 0;
+        // A sealed segment ends where the next one starts.
+        while removable + 1 < spans.len() && spans[removable + 1].min_tx_offset <= keep_from {
+            removable += 1;
+        }
+        let removable = removable.min(self.sealed.len());
+        for span in spans.drain(..removable) {
+            self.fs.remove(&span.path)?;
+            tracing::info!(segment = %span.path.display(), "removed a segment below the oldest snapshot");
+        }
+        if removable > 0 {
+            self.sealed.drain(..removable);
+            self.fs.sync_dir(&self.dir)?;
+        }
+        self.assert_invariants();
+        Ok(removable)
+    }
+
     /// The log's segments, oldest first; the last one is being written.
     pub fn segments(&self) -> Vec<SegmentInfo> {
         self.spans()

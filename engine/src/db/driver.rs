@@ -7,14 +7,15 @@
 //!
 //! Group commit: a step takes everything queued (within the bounds), so the
 //! more clients commit while a sync is in flight, the more the next commit
-//! carries.
+//! carries. After a step the thread also takes a snapshot when one is due,
+//! writing it with the database unlocked (it captures an MVCC version).
 #![allow(clippy::disallowed_methods)] // std::thread::spawn: see above.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use thiserror::Error;
 
 use super::{CommitError, Database};
@@ -131,6 +132,18 @@ impl Drop for DurableDatabase {
     }
 }
 
+/// Takes a snapshot if one is due. The job runs with the lock released, so
+/// clients commit (and the next sync waits) only for the short prepare and
+/// finish. A failed snapshot is logged; the next step tries again.
+fn snapshot_if_due(inner: &mut MutexGuard<'_, Inner>) {
+    let Some(job) = inner.db.prepare_snapshot() else { return };
+    let rotations = inner.db.rotations();
+    let written = MutexGuard::unlocked(inner, || job.run());
+    if let Err(error) = written.and_then(|manifest| inner.db.finish_snapshot(manifest, rotations)) {
+        tracing::warn!(%error, "snapshot failed");
+    }
+}
+
 fn durability_loop(shared: &Shared) {
     let mut inner = shared.inner.lock();
     loop {
@@ -143,6 +156,7 @@ fn durability_loop(shared: &Shared) {
         match panic::catch_unwind(AssertUnwindSafe(|| inner.db.durability_step())) {
             Ok(_) => {
                 shared.durable.notify_all();
+                snapshot_if_due(&mut inner);
             }
             Err(payload) => {
                 let reason = payload

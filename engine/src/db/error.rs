@@ -48,6 +48,9 @@ pub enum OpenError {
         /// The first disagreement.
         reason: String,
     },
+    /// The snapshot store could not be recovered or listed.
+    #[error("snapshots: {0}")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     /// A filesystem operation on the database directory failed.
     #[error("io error: op={op} path={}", path.display())]
     Io {

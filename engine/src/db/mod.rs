@@ -2,11 +2,14 @@
 //! sequence that bootstraps it from its own history (DESIGN 2.4, 2.5).
 //!
 //! Opening:
-//! 1. open the commitlog (which verifies it and cuts a torn tail);
-//! 2. start from the seed tables (`st_table`, `st_column`, compiled in) and
-//!    replay the whole history; whenever a transaction touches a system
-//!    table, the repair step rebuilds schemas and page layouts from the
-//!    system rows, so that later user rows decode with the right schema;
+//! 1. recover the snapshot store (delete interrupted snapshots) and open the
+//!    commitlog (which verifies it and cuts a torn tail);
+//! 2. restore the newest snapshot that validates and connects to the log
+//!    and replay the log suffix after it; if there is none, start from the
+//!    seed tables (`st_table`, `st_column`, compiled in) and replay the
+//!    whole history. Whenever a transaction touches a system table, the
+//!    repair step rebuilds schemas and page layouts from the system rows,
+//!    so that later user rows decode with the right schema;
 //! 3. if the history is empty, commit the bootstrap transaction (the other
 //!    system tables, the sequences, the system indexes) at offset 0 and sync
 //!    it before serving anyone;
@@ -20,17 +23,24 @@
 pub mod driver;
 mod durability;
 mod error;
+mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use durability::DurabilityOptions;
 pub use error::{CommitError, OpenError};
+pub use snapshots::{SnapshotJob, SnapshotOptions};
 
 use crate::commitlog::{self, Commitlog};
-use crate::datastore::{CommittedState, Datastore, MutTx, ReadError, decode_tx};
+use crate::datastore::{
+    ApplyError, CommittedState, Datastore, MutTx, ReadError, bootstrap_mutations, decode_tx,
+    encoded_len,
+};
 use crate::fs::Fs;
+use crate::snapshot::{Manifest, SnapshotError, SnapshotStore};
 use durability::{COMMIT_OVERHEAD, DurabilityQueue, RECORD_OVERHEAD};
+use snapshots::{RotationCounter, choose_snapshot};
 
 /// The name of the commitlog's directory inside the database directory.
 pub const LOG_DIR: &str = "log";
@@ -44,6 +54,8 @@ pub struct Options {
     pub durability: DurabilityOptions,
     /// How many committed versions `read_at` can reach back. Default: 1024.
     pub versions_retained: usize,
+    /// When snapshots are taken and kept.
+    pub snapshots: SnapshotOptions,
 }
 
 impl Default for Options {
@@ -52,6 +64,7 @@ impl Default for Options {
             log: commitlog::Options::default(),
             durability: DurabilityOptions::default(),
             versions_retained: 1024,
+            snapshots: SnapshotOptions::default(),
         }
     }
 }
@@ -66,15 +79,30 @@ pub struct Database {
     queue: DurabilityQueue,
     /// This incarnation's epoch: one more than the log's last.
     epoch: u64,
+    store: SnapshotStore,
+    /// The newest snapshot this database wrote or restored.
+    last_snapshot: Option<Manifest>,
+    rotations: RotationCounter,
+    /// The rotation count the last snapshot covered.
+    rotations_snapshotted: u64,
 }
 
 /// What opening found and did, for the caller's logs and the harness.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenReport {
+    /// The snapshot restored, if any.
+    pub restored_from: Option<u64>,
+    /// Snapshots set aside, newest first, each with its reason.
+    pub snapshots_rejected: Vec<String>,
     /// Transactions replayed from the log.
     pub replayed: u64,
     /// Whether the history was empty and the bootstrap transaction written.
     pub bootstrapped: bool,
+}
+
+/// The largest transaction record one commit of the log can take.
+fn record_len_max(options: &Options) -> u64 {
+    options.log.commit_size_max().saturating_sub(COMMIT_OVERHEAD + RECORD_OVERHEAD)
 }
 
 impl Database {
@@ -86,13 +114,37 @@ impl Database {
     ) -> Result<(Database, OpenReport), OpenError> {
         options.log.validate().map_err(|e| OpenError::Options(e.to_string()))?;
         options.durability.validate().map_err(OpenError::Options)?;
+        options.snapshots.validate().map_err(OpenError::Options)?;
         if options.versions_retained == 0 {
             return Err(OpenError::Options("versions-retained must be at least 1".to_owned()));
         }
+        let bootstrap_len = encoded_len(&bootstrap_mutations()) as u64;
+        if bootstrap_len > record_len_max(&options) {
+            return Err(OpenError::Options(format!(
+                "log.max-segment-size={} cannot hold the bootstrap transaction of {bootstrap_len} bytes",
+                options.log.max_segment_size
+            )));
+        }
+        let store = SnapshotStore::open(Arc::clone(&fs), root)?;
         let log_dir = root.join(LOG_DIR);
-        let log = Commitlog::open(fs, &log_dir, options.log.clone())?;
+        let mut log = Commitlog::open(fs, &log_dir, options.log.clone())?;
+        let rotations = RotationCounter::default();
+        rotations.subscribe(&mut log);
         let epoch = log.epoch() + 1;
-        let datastore = Datastore::new(CommittedState::seed(), options.versions_retained);
+        let mut report = OpenReport::default();
+        let restored = if options.snapshots.restore_on_open {
+            choose_snapshot(&store, &log, &mut report.snapshots_rejected)?
+        } else {
+            None
+        };
+        let (state, last_snapshot) = match restored {
+            Some(restored) => {
+                report.restored_from = Some(restored.manifest.offset);
+                (restored.state, Some(restored.manifest))
+            }
+            None => (CommittedState::seed(), None),
+        };
+        let datastore = Datastore::new(state, options.versions_retained);
         let mut db = Database {
             root: root.to_owned(),
             options,
@@ -100,8 +152,12 @@ impl Database {
             log,
             queue: DurabilityQueue::default(),
             epoch,
+            store,
+            last_snapshot,
+            rotations,
+            rotations_snapshotted: 0,
         };
-        let mut report = OpenReport { replayed: db.replay_history()?, bootstrapped: false };
+        report.replayed = db.replay_history()?;
         if db.datastore.latest().offset().is_none() {
             db.bootstrap();
             report.bootstrapped = true;
@@ -116,45 +172,48 @@ impl Database {
             db.datastore.latest().offset(),
             "an opened database is wholly durable"
         );
-        tracing::info!(root = %db.root.display(), replayed = report.replayed, bootstrapped = report.bootstrapped, epoch = db.epoch, "database open");
+        tracing::info!(
+            root = %db.root.display(),
+            restored_from = ?report.restored_from,
+            replayed = report.replayed,
+            bootstrapped = report.bootstrapped,
+            epoch = db.epoch,
+            "database open"
+        );
         Ok((db, report))
     }
 
-    /// Replays every transaction of the log; returns how many.
+    /// Replays the log after the restored state (all of it if none);
+    /// returns how many transactions.
     fn replay_history(&mut self) -> Result<u64, OpenError> {
         let log_dir = self.root.join(LOG_DIR);
+        let from = self.datastore.latest().next_offset();
+        let gap = |first_offset| OpenError::HistoryGap { log: log_dir.clone(), first_offset };
         let mut replayed = 0;
-        let mut transactions = self.log.transactions_from(0).peekable();
-        if let Some(Ok(first)) = transactions.peek()
-            && first.tx_offset != 0
-        {
-            return Err(OpenError::HistoryGap { log: log_dir, first_offset: first.tx_offset });
-        }
-        for transaction in transactions {
+        for transaction in self.log.transactions_from(from) {
             let transaction = match transaction {
                 Ok(transaction) => transaction,
-                // An empty log that expects a later offset has no history to
-                // connect to without a snapshot.
-                Err(commitlog::ReadError::OffsetNotInLog { first, .. }) => {
-                    return Err(OpenError::HistoryGap { log: log_dir, first_offset: first });
-                }
+                // The log starts after the state: no snapshot connects.
+                Err(commitlog::ReadError::OffsetNotInLog { first, .. }) => return Err(gap(first)),
                 Err(error) => return Err(error.into()),
             };
             let offset = transaction.tx_offset;
+            if offset != self.datastore.latest().next_offset() {
+                return Err(gap(offset));
+            }
             let mutations = decode_tx(&transaction.bytes).map_err(|source| OpenError::Replay {
                 log: log_dir.clone(),
-                source: crate::datastore::ApplyError::Record { offset, source },
+                source: ApplyError::Record { offset, source },
             })?;
             self.datastore
                 .replay(offset, &mutations)
                 .map_err(|source| OpenError::Replay { log: log_dir.clone(), source })?;
             replayed += 1;
         }
-        if self.datastore.latest().offset().is_none() && self.log.next_offset() != 0 {
-            return Err(OpenError::HistoryGap {
-                log: log_dir,
-                first_offset: self.log.next_offset(),
-            });
+        let next = self.datastore.latest().next_offset();
+        if self.log.next_offset() != next {
+            // An empty log that expects a later offset than the state's.
+            return Err(gap(self.log.next_offset()));
         }
         Ok(replayed)
     }
@@ -214,6 +273,97 @@ impl Database {
             "nothing is durable before it committed"
         );
         Some(durable)
+    }
+
+    /// Takes a snapshot if one is due (see [`Database::prepare_snapshot`]),
+    /// writes it, then prunes old snapshots and log segments. Returns the
+    /// snapshot's offset. A failed snapshot changes nothing the database
+    /// relies on: the error is returned and the next step tries again.
+    pub fn snapshot_step(&mut self) -> Result<Option<u64>, SnapshotError> {
+        let Some(job) = self.prepare_snapshot() else { return Ok(None) };
+        let rotations = self.rotations.count();
+        let manifest = job.run()?;
+        let offset = manifest.offset;
+        self.finish_snapshot(manifest, rotations)?;
+        Ok(Some(offset))
+    }
+
+    /// A snapshot job, if one is due: the durable offset crossed a multiple
+    /// of `every_txs`, or the log rotated since the last snapshot. It
+    /// captures the MVCC version at the durable offset (a snapshot is never
+    /// ahead of the log). Run it without holding the database, then hand the
+    /// result to [`Database::finish_snapshot`] with the rotation count read
+    /// when the job was prepared ([`Database::rotations`]).
+    pub fn prepare_snapshot(&self) -> Option<SnapshotJob> {
+        let durable = self.durable_offset()?;
+        let last = self.last_snapshot.as_ref().map(|m| m.offset);
+        if last.is_some_and(|last| last >= durable) {
+            return None;
+        }
+        let every = self.options.snapshots.every_txs;
+        let crossed = durable / every > last.map_or(0, |last| last / every);
+        let rotated = self.options.snapshots.on_rotation
+            && self.rotations.count() > self.rotations_snapshotted;
+        if !(crossed || rotated) {
+            return None;
+        }
+        let state = match self.datastore.read_at(durable) {
+            Ok(state) => state.clone(),
+            Err(error) => {
+                tracing::warn!(%error, "snapshot skipped: the durable version is out of the window");
+                return None;
+            }
+        };
+        Some(SnapshotJob {
+            store: self.store.clone(),
+            state,
+            parent: self.last_snapshot.clone(),
+            chain_max: self.options.snapshots.chain_max,
+        })
+    }
+
+    /// How many times the log has rotated in this incarnation.
+    pub fn rotations(&self) -> u64 {
+        self.rotations.count()
+    }
+
+    /// Records a snapshot written by a job: compacts the chain when it
+    /// reached `chain_max`, prunes beyond `retain`, and removes log
+    /// segments wholly below the oldest retained snapshot (which is
+    /// durable: persist synced it).
+    pub fn finish_snapshot(
+        &mut self,
+        manifest: Manifest,
+        rotations: u64,
+    ) -> Result<(), SnapshotError> {
+        self.rotations_snapshotted = self.rotations_snapshotted.max(rotations);
+        let chain_max = self.options.snapshots.chain_max;
+        let manifest = if chain_max > 0 && manifest.chain_len >= chain_max {
+            self.store.compact(manifest.offset)?
+        } else {
+            manifest
+        };
+        self.last_snapshot = Some(manifest);
+        let oldest = self.store.prune(self.options.snapshots.retain)?;
+        if let (true, Some(oldest)) = (self.options.snapshots.remove_old_segments, oldest) {
+            let log_dir = self.log.dir().to_owned();
+            self.log.remove_segments_below(oldest + 1).map_err(|source| SnapshotError::Io {
+                op: "remove-segments",
+                path: log_dir,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The newest snapshot this database wrote or restored.
+    pub fn last_snapshot(&self) -> Option<&Manifest> {
+        self.last_snapshot.as_ref()
+    }
+
+    /// The snapshot store.
+    pub fn snapshots(&self) -> &SnapshotStore {
+        &self.store
     }
 
     /// The last offset known durable (acknowledged).

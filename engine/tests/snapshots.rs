@@ -1,0 +1,395 @@
+//! Snapshots end to end on SimFs: taken on rotation and every N
+//! transactions; power loss at every operation of a persist; corrupted
+//! snapshots set aside with a reason; restore + suffix equal to full replay
+//! for full, incremental and compacted chains; old segments removed only
+//! behind a durable snapshot.
+
+mod dbtest;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use dbtest::{account, account_columns, open, sim_fs};
+use faultline_engine::datastore::Row;
+use faultline_engine::fs::Fs;
+use faultline_engine::snapshot::{SnapshotKind, snapshot_dir_name};
+use faultline_engine::{Database, Options};
+use faultline_sim::{CrashMode, SimFs};
+use proptest::prelude::*;
+
+type Dump = BTreeMap<String, Vec<Row>>;
+
+fn options(every_txs: u64, chain_max: u32) -> Options {
+    let mut options = Options::default();
+    options.log.max_segment_size = 4096;
+    options.snapshots.every_txs = every_txs;
+    options.snapshots.chain_max = chain_max;
+    options
+}
+
+/// Commits one transaction inserting `id`, makes it durable, and runs a
+/// snapshot step; returns the snapshot offset if one was taken.
+fn insert_and_step(db: &mut Database, id: u64) -> Option<u64> {
+    let mut tx = db.begin();
+    tx.insert("accounts", account(id)).unwrap();
+    db.commit(tx).unwrap();
+    db.durability_step();
+    db.snapshot_step().unwrap()
+}
+
+fn with_accounts(fs: &SimFs, options: &Options) -> Database {
+    let (mut db, _) = open(fs, options.clone()).unwrap();
+    let mut tx = db.begin();
+    tx.create_table("accounts", account_columns()).unwrap();
+    db.commit(tx).unwrap();
+    db.durability_step();
+    db
+}
+
+/// The state a full replay of the log gives (snapshots ignored).
+fn full_replay(fs: &SimFs, options: &Options) -> Dump {
+    let mut options = options.clone();
+    options.snapshots.restore_on_open = false;
+    let (db, report) = open(fs, options).unwrap();
+    assert_eq!(report.restored_from, None);
+    db.latest().dump()
+}
+
+fn snapshot_entries(fs: &SimFs) -> Vec<String> {
+    fs.list_dir(Path::new("/db/snapshots")).unwrap().into_iter().map(|e| e.name).collect()
+}
+
+#[test]
+fn snapshots_are_taken_every_n_transactions_and_on_each_rotation() {
+    let fs = sim_fs(1);
+    let mut options = options(10, 8);
+    options.snapshots.on_rotation = false;
+    let mut db = with_accounts(&fs, &options);
+    let taken: Vec<u64> = (0..40).filter_map(|id| insert_and_step(&mut db, id)).collect();
+    assert_eq!(taken, vec![10, 20, 30, 40], "every 10 transactions, at the durable offset");
+
+    let fs = sim_fs(2);
+    let mut options = self::options(1_000_000, 8);
+    options.snapshots.on_rotation = true;
+    let mut db = with_accounts(&fs, &options);
+    let mut rotations_seen = 0;
+    for id in 0..200 {
+        let before = db.rotations();
+        let taken = insert_and_step(&mut db, id);
+        if db.rotations() > before {
+            rotations_seen += 1;
+            assert_eq!(taken, db.durable_offset(), "a rotation triggers a snapshot at once");
+        } else {
+            assert_eq!(taken, None, "no rotation, no snapshot (every_txs is far away)");
+        }
+    }
+    assert!(rotations_seen >= 3, "the workload rotates: {rotations_seen}");
+}
+
+#[test]
+fn incrementals_write_only_changed_pages_and_chains_compact() {
+    let fs = sim_fs(3);
+    let mut options = options(5, 2);
+    options.snapshots.on_rotation = false;
+    options.snapshots.retain = 10;
+    let mut db = with_accounts(&fs, &options);
+    let mut kinds = Vec::new();
+    for id in 0..30 {
+        if insert_and_step(&mut db, id).is_some() {
+            let manifest = db.last_snapshot().unwrap();
+            kinds.push((manifest.kind, manifest.chain_len, manifest.sources().len()));
+        }
+    }
+    // Full, then incrementals that refer to older directories, and the
+    // chain_max-th incremental compacted into a self-contained snapshot.
+    assert_eq!(kinds[0], (SnapshotKind::Full, 0, 1));
+    assert_eq!((kinds[1].0, kinds[1].1), (SnapshotKind::Incremental, 1));
+    assert!(kinds[1].2 >= 2, "an incremental refers to its parent's pages: {kinds:?}");
+    assert_eq!(kinds[2], (SnapshotKind::Compacted, 0, 1), "{kinds:?}");
+    assert_eq!((kinds[3].0, kinds[3].1), (SnapshotKind::Incremental, 1));
+    let latest = db.latest().dump();
+    drop(db);
+    let (db, report) = open(&fs, options.clone()).unwrap();
+    assert_eq!(report.restored_from, Some(30), "the newest snapshot; offset 31 is replayed");
+    assert_eq!(db.latest().dump(), latest);
+    assert_eq!(full_replay(&fs, &options), latest);
+}
+
+#[test]
+fn power_loss_at_every_operation_of_a_snapshot_persist_recovers_the_durable_log() {
+    let mut options = options(10, 8);
+    options.snapshots.on_rotation = false;
+    options.snapshots.remove_old_segments = false; // full replay stays possible
+    // Count the mutations of the second snapshot's step (an incremental).
+    let prepare = |seed| {
+        let fs = sim_fs(seed);
+        let mut db = with_accounts(&fs, &options);
+        for id in 0..18 {
+            insert_and_step(&mut db, id); // offsets 2..=19, a snapshot at 10
+        }
+        (fs, db)
+    };
+    let (fs, mut db) = prepare(0);
+    let before = fs.stats().mutations;
+    assert_eq!(insert_and_step(&mut db, 18), Some(20));
+    let step_mutations = fs.stats().mutations - before;
+    // The durability step's own mutations come first.
+    assert!(step_mutations > 6, "{step_mutations}");
+    let (mut previous, mut new) = (0, 0);
+    for k in 1..=step_mutations {
+        for seed in 0..3 {
+            let (fs, mut db) = prepare(seed);
+            fs.crash_at_mutation(fs.stats().mutations + k, CrashMode::PowerLoss);
+            // A crash inside the durability step poisons the log; inside the
+            // snapshot it is an error the database shrugs off.
+            let _ = dbtest::catch_poison(|| {
+                let mut tx = db.begin();
+                tx.insert("accounts", account(18)).unwrap();
+                db.commit(tx).unwrap();
+                db.durability_step();
+                assert!(db.snapshot_step().is_err(), "k={k}: a crashed snapshot reports an error");
+            });
+            drop(db);
+            assert!(!fs.is_alive(), "k={k}: the crash struck inside the step");
+            let fs = fs.reopen();
+            let (db, report) =
+                open(&fs, options.clone()).unwrap_or_else(|e| panic!("k={k} seed={seed}: {e}"));
+            match report.restored_from {
+                Some(10) => previous += 1,
+                Some(20) => new += 1,
+                other => panic!("k={k} seed={seed}: restored from {other:?}"),
+            }
+            assert!(report.snapshots_rejected.is_empty(), "k={k}: {:?}", report.snapshots_rejected);
+            let state = db.latest().dump();
+            drop(db);
+            assert_eq!(
+                state,
+                full_replay(&fs, &options),
+                "k={k} seed={seed}: snapshot + suffix = full replay"
+            );
+            let leftovers: Vec<String> =
+                snapshot_entries(&fs).into_iter().filter(|n| n.ends_with(".tmp")).collect();
+            assert!(leftovers.is_empty(), "k={k}: {leftovers:?}");
+        }
+    }
+    assert!(previous > 0 && new > 0, "both snapshots get used: previous={previous} new={new}");
+}
+
+#[test]
+fn a_corrupted_snapshot_is_set_aside_with_its_reason_and_an_older_one_used() {
+    for target in ["manifest", "page"] {
+        let fs = sim_fs(4);
+        let mut options = options(10, 0);
+        options.snapshots.on_rotation = false;
+        options.snapshots.remove_old_segments = false;
+        let mut db = with_accounts(&fs, &options);
+        for id in 0..25 {
+            insert_and_step(&mut db, id);
+        }
+        let latest = db.latest().dump();
+        drop(db);
+        // Flip one bit in the newest snapshot (20).
+        let dir = format!("/db/snapshots/{}", snapshot_dir_name(20));
+        let name = match target {
+            "manifest" => "manifest".to_owned(),
+            _ => fs
+                .list_dir(Path::new(&dir))
+                .unwrap()
+                .into_iter()
+                .map(|e| e.name)
+                .find(|n| n.ends_with(".page"))
+                .unwrap(),
+        };
+        let file = fs.open(&Path::new(&dir).join(&name)).unwrap();
+        let mut byte = [0u8];
+        file.read_exact_at(&mut byte, 40).unwrap();
+        file.write_at(&[byte[0] ^ 0x10], 40).unwrap();
+        file.sync_data().unwrap();
+
+        let (db, report) = open(&fs, options.clone()).unwrap();
+        assert_eq!(report.restored_from, Some(10), "{target}: falls back to the older snapshot");
+        let reason = &report.snapshots_rejected[0];
+        assert!(reason.starts_with("snapshot=20 "), "{reason}");
+        assert!(reason.contains(&name), "{target}: the reason names the file: {reason}");
+        assert_eq!(db.latest().dump(), latest, "{target}: the state is still right");
+        drop(db);
+        assert!(snapshot_entries(&fs).contains(&format!("{}.rejected", snapshot_dir_name(20))));
+        // Set aside for good: the next open uses snapshot 10 without looking at it again.
+        let (_, report) = open(&fs, options.clone()).unwrap();
+        assert_eq!((report.restored_from, report.snapshots_rejected.len()), (Some(10), 0));
+    }
+}
+
+#[test]
+fn with_every_snapshot_corrupted_open_falls_back_to_full_replay() {
+    let fs = sim_fs(5);
+    let mut options = options(10, 0);
+    options.snapshots.on_rotation = false;
+    options.snapshots.remove_old_segments = false;
+    let mut db = with_accounts(&fs, &options);
+    for id in 0..25 {
+        insert_and_step(&mut db, id);
+    }
+    let latest = db.latest().dump();
+    drop(db);
+    for offset in [10, 20] {
+        let path = format!("/db/snapshots/{}/manifest", snapshot_dir_name(offset));
+        fs.open(Path::new(&path)).unwrap().set_len(10).unwrap();
+    }
+    let (db, report) = open(&fs, options).unwrap();
+    assert_eq!(report.restored_from, None);
+    assert_eq!(report.snapshots_rejected.len(), 2);
+    assert_eq!(db.latest().dump(), latest);
+}
+
+#[test]
+fn old_segments_go_only_behind_a_durable_snapshot_and_crashes_never_open_a_gap() {
+    let mut options = options(8, 2);
+    options.snapshots.retain = 1;
+    let run = |fs: &SimFs| {
+        let mut db = with_accounts(fs, &options);
+        for id in 0..60 {
+            insert_and_step(&mut db, id);
+        }
+        db
+    };
+    let fs = sim_fs(6);
+    let db = run(&fs);
+    let first_segment = db.log().segments()[0].min_tx_offset;
+    let oldest_snapshot = db.snapshots().list().unwrap()[0];
+    assert!(first_segment > 0, "segments below the snapshot were removed");
+    assert!(first_segment <= oldest_snapshot + 1, "never past the oldest snapshot's suffix");
+    let latest = db.latest().dump();
+    let mutations = fs.stats().mutations;
+    drop(db);
+    let (db, report) = open(&fs, options.clone()).unwrap();
+    assert!(report.restored_from.is_some());
+    assert_eq!(db.latest().dump(), latest);
+    drop(db);
+
+    // Power loss at a spread of points across the whole run: always reopens.
+    let mut crashed = 0;
+    for k in (20..mutations).step_by(7) {
+        let fs = sim_fs(k);
+        fs.crash_at_mutation(fs.stats().mutations + k, CrashMode::PowerLoss);
+        let _ = dbtest::catch_poison(|| {
+            let Ok((mut db, _)) = open(&fs, options.clone()) else { return };
+            let mut tx = db.begin();
+            if tx.create_table("accounts", account_columns()).is_err() {
+                return;
+            };
+            let _ = db.commit(tx);
+            db.durability_step();
+            for id in 0..60 {
+                let mut tx = db.begin();
+                tx.insert("accounts", account(id)).unwrap();
+                db.commit(tx).unwrap();
+                db.durability_step();
+                if db.snapshot_step().is_err() {
+                    return;
+                }
+            }
+        });
+        if fs.is_alive() {
+            continue;
+        }
+        crashed += 1;
+        let fs = fs.reopen();
+        let (db, _) = open(&fs, options.clone()).unwrap_or_else(|e| panic!("k={k}: {e}"));
+        db.latest().check().unwrap();
+    }
+    assert!(crashed > 20, "{crashed}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn snapshot_plus_suffix_equals_full_replay_for_full_incremental_and_compacted_chains(
+        seed: u64,
+        chain_max in 0..4u32,
+        every in 3..12u64,
+        ops in prop::collection::vec((0..4u8, 0..40u64), 10..80),
+    ) {
+        let fs = sim_fs(seed);
+        let mut options = options(every, chain_max);
+        options.snapshots.remove_old_segments = false;
+        options.snapshots.retain = 3;
+        let mut db = with_accounts(&fs, &options);
+        let mut kinds = std::collections::BTreeSet::new();
+        for (op, id) in ops {
+            let mut tx = db.begin();
+            let row = account(id);
+            let present = db.latest().rows("accounts").is_some_and(|rows| rows.contains(&row));
+            match (op, present) {
+                (0, true) => tx.delete("accounts", &row).unwrap(),
+                (1, _) if db.latest().table_by_name(&format!("t{id}")).is_none() => {
+                    tx.create_table(&format!("t{id}"), account_columns()).unwrap();
+                }
+                (_, false) => tx.insert("accounts", row).unwrap(),
+                _ => continue,
+            }
+            db.commit(tx).unwrap();
+            db.durability_step();
+            if db.snapshot_step().unwrap().is_some() {
+                kinds.insert(format!("{:?}", db.last_snapshot().unwrap().kind));
+            }
+        }
+        let latest = db.latest().dump();
+        drop(db);
+        let (db, report) = open(&fs, options.clone()).unwrap();
+        prop_assert!(report.snapshots_rejected.is_empty());
+        prop_assert_eq!(&db.latest().dump(), &latest);
+        drop(db);
+        prop_assert_eq!(full_replay(&fs, &options), latest);
+        if chain_max == 0 {
+            prop_assert!(!kinds.contains("Incremental"));
+        }
+    }
+}
+
+#[test]
+fn power_loss_at_every_operation_of_a_step_that_removes_segments_never_opens_a_gap() {
+    let mut options = options(8, 2);
+    options.snapshots.retain = 1;
+    // Find the first step that removes a segment, and its mutations.
+    let fs = sim_fs(7);
+    let mut db = with_accounts(&fs, &options);
+    let (step, first, last) = (0..200u64)
+        .find_map(|id| {
+            let segment_before = db.log().segments()[0].min_tx_offset;
+            let before = fs.stats().mutations;
+            insert_and_step(&mut db, id);
+            (db.log().segments()[0].min_tx_offset != segment_before)
+                .then(|| (id, before + 1, fs.stats().mutations))
+        })
+        .expect("the workload removes a segment");
+    drop(db);
+    let mut models: BTreeMap<u64, Dump> = BTreeMap::new();
+    for k in first..=last {
+        let fs = sim_fs(7);
+        let mut db = with_accounts(&fs, &options);
+        for id in 0..step {
+            insert_and_step(&mut db, id);
+        }
+        models.insert(db.latest().offset().unwrap(), db.latest().dump());
+        let mut tx = db.begin();
+        tx.insert("accounts", account(step)).unwrap();
+        db.commit(tx).unwrap();
+        models.insert(db.latest().offset().unwrap(), db.latest().dump());
+        fs.crash_at_mutation(k, CrashMode::PowerLoss);
+        let _ = dbtest::catch_poison(|| {
+            db.durability_step();
+            let _ = db.snapshot_step();
+        });
+        drop(db);
+        assert!(!fs.is_alive(), "k={k}");
+        let fs = fs.reopen();
+        let (db, report) = open(&fs, options.clone()).unwrap_or_else(|e| panic!("k={k}: {e}"));
+        assert!(report.restored_from.is_some(), "k={k}: the log no longer starts at 0");
+        let offset = db.latest().offset().unwrap();
+        let model =
+            models.get(&offset).unwrap_or_else(|| panic!("k={k}: recovered offset {offset}"));
+        assert_eq!(&db.latest().dump(), model, "k={k}");
+    }
+}
