@@ -6,12 +6,16 @@
 
 use std::sync::Arc;
 
-use super::page::{Page, RowLoc};
+use super::page::{PAGE_SIZE, Page, RowLoc};
 use super::schema::TableSchema;
 
 /// How many pages with free space an insert looks at before opening a new
-/// page (bounds the work per insert).
+/// page (bounds the work per insert). Newest pages are looked at first.
 const FREE_PAGE_CANDIDATES_MAX: usize = 8;
+/// A page with less free space than this counts as full: it leaves the
+/// free-page set, so that nearly full pages cannot crowd out the pages an
+/// insert could use.
+const FREE_BYTES_MIN: usize = PAGE_SIZE / 16;
 
 /// Row count and bytes of a table, kept in step with its rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -20,6 +24,10 @@ pub struct TableSummary {
     pub row_count: u64,
     /// Encoded bytes of those rows.
     pub row_bytes: u64,
+}
+
+fn has_space(page: &Page) -> bool {
+    page.free() >= FREE_BYTES_MIN
 }
 
 /// One table's committed contents.
@@ -60,7 +68,7 @@ impl Table {
                 table.summary.row_count += 1;
                 table.summary.row_bytes += row.len() as u64;
             }
-            if page.fits(0) {
+            if has_space(&page) {
                 table.with_space.insert(index);
             }
             table.pages.push_back(Arc::new(page));
@@ -111,7 +119,7 @@ impl Table {
         let index = self.page_with_room(len);
         let page = Arc::make_mut(&mut self.pages[index as usize]);
         let slot = page.insert(Arc::clone(&row), offset);
-        if !page.fits(0) {
+        if !has_space(page) {
             self.with_space.remove(&index);
         }
         self.rows.insert(row, RowLoc { page: index, slot });
@@ -125,7 +133,9 @@ impl Table {
         let page = Arc::make_mut(&mut self.pages[loc.page as usize]);
         let removed = page.remove(loc.slot, offset);
         assert_eq!(&*removed, row, "the index pointed at another row");
-        self.with_space.insert(loc.page);
+        if has_space(page) {
+            self.with_space.insert(loc.page);
+        }
         self.summary.row_count -= 1;
         self.summary.row_bytes -= row.len() as u64;
         true
@@ -136,6 +146,7 @@ impl Table {
         let candidate = self
             .with_space
             .iter()
+            .rev()
             .take(FREE_PAGE_CANDIDATES_MAX)
             .copied()
             .find(|index| self.pages[*index as usize].fits(len));
@@ -166,7 +177,7 @@ impl Table {
                 }
                 seen += 1;
             }
-            if page.fits(0) != self.with_space.contains(&(index as u32)) {
+            if has_space(page) != self.with_space.contains(&(index as u32)) {
                 return Err(format!(
                     "table={} free-page set disagrees at page={index}",
                     self.schema.name
@@ -187,5 +198,47 @@ impl Table {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datastore::schema::{ColumnDef, TableId};
+    use crate::datastore::value::ColumnType;
+
+    fn table() -> Table {
+        let schema =
+            TableSchema::new(TableId(4096), "t", vec![ColumnDef::new("b", ColumnType::Bytes)]);
+        Table::new(Arc::new(schema))
+    }
+
+    #[test]
+    fn small_rows_fill_pages_instead_of_opening_one_per_row() {
+        let mut table = table();
+        for i in 0..10_000u32 {
+            table.insert(Arc::from(i.to_le_bytes().repeat(5)), u64::from(i));
+        }
+        let rows_per_page = (PAGE_SIZE / (20 + crate::datastore::SLOT_OVERHEAD)) as u64;
+        let pages = table.pages().len() as u64;
+        assert!(pages <= 10_000 / (rows_per_page - rows_per_page / 8) + 1, "pages={pages}");
+        table.check().unwrap();
+    }
+
+    #[test]
+    fn mixed_row_sizes_keep_pages_well_used() {
+        let mut table = table();
+        for i in 0..5_000u64 {
+            let len = [10, 300, 1500, 40][(i % 4) as usize];
+            table.insert(Arc::from([i.to_le_bytes().to_vec(), vec![7; len]].concat()), i);
+            if i % 3 == 0 {
+                let first = table.rows().next().cloned().unwrap();
+                table.delete(&first, i);
+            }
+        }
+        let used: usize = table.pages().iter().map(|p| p.used()).sum();
+        let capacity = table.pages().len() * PAGE_SIZE;
+        assert!(used * 10 >= capacity * 7, "pages are at least 70% used: {used}/{capacity}");
+        table.check().unwrap();
     }
 }
