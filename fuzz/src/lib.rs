@@ -1,0 +1,3 @@
+//! The bodies of faultline's fuzz targets (see `bodies.rs`).
+#[path = "bodies.rs"]
+pub mod bodies;
