@@ -1,1 +1,4 @@
-//! faultline's cross-crate tests live in `tests/tests/`; this library is empty.
+//! faultline's cross-crate tests live in `tests/tests/`; this library holds
+//! what the test binaries and the helper binaries in `src/bin` share.
+
+pub mod kill;

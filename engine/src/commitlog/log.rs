@@ -362,6 +362,13 @@ impl Commitlog {
         Ok(removable)
     }
 
+    /// The length of the segment being written, buffered bytes included
+    /// (0 before the first segment exists): with `max_segment_size`, tells
+    /// whether the next commit rotates.
+    pub fn head_len(&self) -> u64 {
+        self.head.as_ref().map_or(0, Head::len)
+    }
+
     /// The log's segments, oldest first; the last one is being written.
     pub fn segments(&self) -> Vec<SegmentInfo> {
         self.spans()
