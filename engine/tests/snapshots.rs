@@ -175,19 +175,25 @@ fn power_loss_at_every_operation_of_a_snapshot_persist_recovers_the_durable_log(
     assert!(previous > 0 && new > 0, "both snapshots get used: previous={previous} new={new}");
 }
 
+/// A database with full snapshots at 10 and 20, the log from 0 kept, and
+/// its latest state (offset 26).
+fn full_snapshots_at_10_and_20(seed: u64) -> (SimFs, Options, Dump) {
+    let fs = sim_fs(seed);
+    let mut options = options(10, 0);
+    options.snapshots.on_rotation = false;
+    options.snapshots.remove_old_segments = false;
+    let mut db = with_accounts(&fs, &options);
+    for id in 0..25 {
+        insert_and_step(&mut db, id);
+    }
+    let latest = db.latest().dump();
+    (fs, options, latest)
+}
+
 #[test]
 fn a_corrupted_snapshot_is_set_aside_with_its_reason_and_an_older_one_used() {
     for target in ["manifest", "page"] {
-        let fs = sim_fs(4);
-        let mut options = options(10, 0);
-        options.snapshots.on_rotation = false;
-        options.snapshots.remove_old_segments = false;
-        let mut db = with_accounts(&fs, &options);
-        for id in 0..25 {
-            insert_and_step(&mut db, id);
-        }
-        let latest = db.latest().dump();
-        drop(db);
+        let (fs, options, latest) = full_snapshots_at_10_and_20(4);
         // Flip one bit in the newest snapshot (20).
         let dir = format!("/db/snapshots/{}", snapshot_dir_name(20));
         let name = match target {
@@ -222,16 +228,7 @@ fn a_corrupted_snapshot_is_set_aside_with_its_reason_and_an_older_one_used() {
 
 #[test]
 fn with_every_snapshot_corrupted_open_falls_back_to_full_replay() {
-    let fs = sim_fs(5);
-    let mut options = options(10, 0);
-    options.snapshots.on_rotation = false;
-    options.snapshots.remove_old_segments = false;
-    let mut db = with_accounts(&fs, &options);
-    for id in 0..25 {
-        insert_and_step(&mut db, id);
-    }
-    let latest = db.latest().dump();
-    drop(db);
+    let (fs, options, latest) = full_snapshots_at_10_and_20(5);
     for offset in [10, 20] {
         let path = format!("/db/snapshots/{}/manifest", snapshot_dir_name(offset));
         fs.open(Path::new(&path)).unwrap().set_len(10).unwrap();

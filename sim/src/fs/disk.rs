@@ -374,9 +374,16 @@ impl Disk {
         dir.pending.push(DirOp::Insert { name, node });
     }
 
-    pub(super) fn create(&mut self, generation: u64, path: &Path) -> io::Result<NodeId> {
+    /// Starts a create of `path`: the parent directory and the new name,
+    /// which must not exist yet.
+    fn begin_create(
+        &mut self,
+        generation: u64,
+        op: Op,
+        path: &Path,
+    ) -> io::Result<(NodeId, String)> {
         let display = path.display().to_string();
-        self.begin(generation, Op::Create, &display, 0, 0)?;
+        self.begin(generation, op, &display, 0, 0)?;
         let (parent, name) = self.parent_and_name(path)?;
         if self.dirs[&parent].volatile.contains_key(&name) {
             return Err(io::Error::new(
@@ -384,8 +391,14 @@ impl Disk {
                 format!("{display}: already exists"),
             ));
         }
+        Ok((parent, name))
+    }
+
+    pub(super) fn create(&mut self, generation: u64, path: &Path) -> io::Result<NodeId> {
+        let (parent, name) = self.begin_create(generation, Op::Create, path)?;
         let id = self.new_id();
-        self.files.insert(id, FileNode { path_hint: display, ..FileNode::default() });
+        self.files
+            .insert(id, FileNode { path_hint: path.display().to_string(), ..FileNode::default() });
         self.insert_entry(parent, name, Node::File(id));
         Ok(id)
     }
@@ -402,15 +415,7 @@ impl Disk {
     }
 
     pub(super) fn create_dir(&mut self, generation: u64, path: &Path) -> io::Result<()> {
-        let display = path.display().to_string();
-        self.begin(generation, Op::CreateDir, &display, 0, 0)?;
-        let (parent, name) = self.parent_and_name(path)?;
-        if self.dirs[&parent].volatile.contains_key(&name) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{display}: already exists"),
-            ));
-        }
+        let (parent, name) = self.begin_create(generation, Op::CreateDir, path)?;
         let id = self.new_id();
         self.dirs.insert(id, DirNode::default());
         self.insert_entry(parent, name, Node::Dir(id));
