@@ -13,10 +13,7 @@ use super::error::{AppendError, OpenError};
 use super::options::Options;
 use super::reader::{Commits, Transactions};
 use super::recovery::{self, io_error};
-use super::segment::{
-    SEGMENT_HEADER_LEN, SegmentInfo, SegmentReadError, SegmentSpan, encode_header,
-    read_segment_bytes, segment_path,
-};
+use super::segment::{SEGMENT_HEADER_LEN, SegmentInfo, SegmentSpan, encode_header, segment_path};
 
 /// The prefix of every poisoned-write panic message.
 pub const POISON_PREFIX: &str = "commitlog poisoned:";
@@ -162,7 +159,7 @@ impl Commitlog {
         remove_rewrite_leftovers(fs.as_ref(), dir, &entries)?;
         let mut recovered = recovery::recover(fs.as_ref(), dir, &entries)?;
         if let Some(head) = &mut recovered.head {
-            head.file = rewrite_durably(fs.as_ref(), dir, &head.span)?;
+            head.file = rewrite_durably(fs.as_ref(), dir, &head.span, &head.bytes)?;
         }
         fs.sync_dir(dir).map_err(|source| io_error("sync-dir", dir, source))?;
         let head = recovered.head.map(|head| Head {
@@ -592,8 +589,9 @@ fn remove_rewrite_leftovers(
     Ok(())
 }
 
-/// Makes the verified bytes of the last segment durable whatever the page
-/// cache holds, and returns a handle on the result.
+/// Makes the verified bytes of the last segment (as recovery read and
+/// repaired them) durable whatever the page cache holds, and returns a
+/// handle on the result.
 ///
 /// Why: after a failed fsync, Linux marks the dirty pages clean and keeps
 /// serving them (fsyncgate). A process that restarts without a power loss
@@ -607,19 +605,14 @@ fn rewrite_durably(
     fs: &dyn Fs,
     dir: &Path,
     span: &SegmentSpan,
+    bytes: &[u8],
 ) -> Result<Box<dyn File>, OpenError> {
-    let read_error = |source| io_error("read", &span.path, source);
-    let original = fs.open(&span.path).map_err(|source| io_error("open", &span.path, source))?;
-    let bytes = match read_segment_bytes(original.as_ref(), span.len) {
-        Ok(bytes) => bytes,
-        Err(SegmentReadError::Io(source)) => return Err(read_error(source)),
-        Err(SegmentReadError::TooLong { .. }) => unreachable!("recovery bounded the segment"),
-    };
+    assert_eq!(bytes.len() as u64, span.len, "recovery hands over exactly the verified bytes");
     let mut copy_name = span.path.file_name().expect("segments have names").to_owned();
     copy_name.push(REWRITE_SUFFIX);
     let copy_path = dir.join(copy_name);
     let copy = fs.create(&copy_path).map_err(|source| io_error("create", &copy_path, source))?;
-    copy.write_at(&bytes, 0).map_err(|source| io_error("write", &copy_path, source))?;
+    copy.write_at(bytes, 0).map_err(|source| io_error("write", &copy_path, source))?;
     copy.sync_data().map_err(|source| io_error("sync-data", &copy_path, source))?;
     fs.rename(&copy_path, &span.path).map_err(|source| io_error("rename", &copy_path, source))?;
     Ok(copy)

@@ -43,6 +43,7 @@
 //! ```
 
 mod commit;
+mod correction;
 mod error;
 mod log;
 mod options;

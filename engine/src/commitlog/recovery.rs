@@ -14,6 +14,11 @@
 //!   and nothing is cut: history is never silently shortened.
 //! - A last segment with no commit left (header only, or a header torn by a
 //!   crash while the segment was being created) is removed.
+//! - Before any of that, a bad commit in the last segment that a single
+//!   flipped bit explains is repaired in memory (see
+//!   [`super::correction`]): a torn write loses sectors, not bits, and a
+//!   latent bit flip in an acknowledged commit must not be cut away. The
+//!   repaired bytes are what open rewrites durably.
 //!
 //! Repairs are not made durable here: [`super::Commitlog::open`] syncs the
 //! last segment and the directory once recovery is done.
@@ -22,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fs::{DirEntry, EntryKind, File, Fs};
 
+use super::correction::correct_single_bit;
 use super::error::{Corruption, CorruptionReason, OpenError};
 use super::segment::{
     HeaderError, SEGMENT_HEADER_LEN, SegmentReadError, SegmentSpan, Walk, decode_header,
@@ -48,7 +54,13 @@ pub(crate) struct Recovered {
 pub(crate) struct RecoveredHead {
     pub(crate) file: Box<dyn File>,
     pub(crate) span: SegmentSpan,
+    /// Its verified bytes (`span.len` of them), single-bit errors repaired.
+    pub(crate) bytes: Vec<u8>,
 }
+
+/// The most commits of the last segment one open repairs (see
+/// [`correct_single_bit`]); more than that is not a latent bit flip.
+const CORRECTIONS_MAX: usize = 4;
 
 /// What the segments walked so far hold.
 #[derive(Clone, Copy, Debug)]
@@ -101,8 +113,8 @@ pub(crate) fn recover(
     {
         // The last segment was removed: the writer goes on with the one
         // before it (and rotates at once if it is full).
-        let file = fs.open(&span.path).map_err(|source| io_error("open", &span.path, source))?;
-        head = Some(RecoveredHead { file, span });
+        let (file, bytes) = load(fs, &span.path)?;
+        head = Some(RecoveredHead { file, span, bytes });
     }
     Ok(Recovered {
         sealed,
@@ -166,7 +178,7 @@ fn recover_last(
     min_tx_offset: u64,
     progress: &mut Progress,
 ) -> Result<Option<RecoveredHead>, OpenError> {
-    let (file, bytes) = load(fs, &path)?;
+    let (file, mut bytes) = load(fs, &path)?;
     if let Err(error) = decode_header(&bytes) {
         if !is_torn_creation(&error, bytes.len()) {
             return Err(corruption(path, 0, CorruptionReason::Header(error)).into());
@@ -176,11 +188,28 @@ fn recover_last(
         return Ok(None);
     }
     let mut walk = Walk::new(min_tx_offset, progress.epoch_last);
+    let mut corrections = 0;
     let bad = loop {
-        match walk.next(&bytes) {
+        let step = walk.next(&bytes).map(|result| result.map(|_| ()));
+        match step {
             None => break None,
-            Some(Ok(_)) => {}
-            Some(Err(reason)) => break Some(reason),
+            Some(Ok(())) => {}
+            Some(Err(reason)) => {
+                let fix = (corrections < CORRECTIONS_MAX && may_be_torn_write(&reason))
+                    .then(|| correct_single_bit(&bytes[walk.pos..]))
+                    .flatten();
+                let Some((fixed, at)) = fix else { break Some(reason) };
+                let start = walk.pos;
+                tracing::warn!(
+                    segment = %path.display(),
+                    offset = start,
+                    flipped_byte = start + at,
+                    reason = %reason,
+                    "repaired a single-bit error in a commit instead of cutting it"
+                );
+                bytes[start..start + fixed.len()].copy_from_slice(&fixed);
+                corrections += 1;
+            }
         }
     };
     if let Some(reason) = bad {
@@ -196,7 +225,8 @@ fn recover_last(
         file.set_len(len).map_err(|source| io_error("set-len", &path, source))?;
     }
     progress.advance(&walk);
-    Ok(Some(RecoveredHead { file, span: SegmentSpan { min_tx_offset, path, len } }))
+    bytes.truncate(walk.pos);
+    Ok(Some(RecoveredHead { file, span: SegmentSpan { min_tx_offset, path, len }, bytes }))
 }
 
 /// Decides whether the bad commit where `walk` stopped starts a torn tail
