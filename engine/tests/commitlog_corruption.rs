@@ -122,7 +122,10 @@ fn every_single_bit_flip_is_an_error_or_repaired_in_the_last_segment() {
                         repairs += 1;
                     }
                     Err(OpenError::Corrupt(corruption)) => {
-                        assert!(!in_last_segment_commits, "a one-bit flip is repaired: {corruption}");
+                        assert!(
+                            !in_last_segment_commits,
+                            "a one-bit flip is repaired: {corruption}"
+                        );
                         assert_eq!(&corruption.segment, path, "{corruption}");
                         assert!(corruption.offset <= byte, "{corruption} for byte {byte}");
                         errors += 1;
