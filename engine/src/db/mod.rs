@@ -240,8 +240,7 @@ impl Database {
     /// and is queued for durability. It is acknowledged once
     /// [`Database::durable_offset`] reaches its offset.
     pub fn commit(&mut self, tx: MutTx) -> Result<u64, CommitError> {
-        let max =
-            self.options.log.commit_size_max().saturating_sub(COMMIT_OVERHEAD + RECORD_OVERHEAD);
+        let max = record_len_max(&self.options);
         let bytes = tx.record_len() as u64;
         if bytes > max {
             return Err(CommitError::TooLarge { bytes, max });
