@@ -256,6 +256,11 @@ fn old_segments_go_only_behind_a_durable_snapshot_and_crashes_never_open_a_gap()
     let oldest_snapshot = db.snapshots().list().unwrap()[0];
     assert!(first_segment > 0, "segments below the snapshot were removed");
     assert!(first_segment <= oldest_snapshot + 1, "never past the oldest snapshot's suffix");
+    let segments = db.log().segments();
+    assert!(
+        segments.len() < 2 || segments[1].min_tx_offset > oldest_snapshot + 1,
+        "every segment wholly below the oldest snapshot went: {segments:?} snapshot={oldest_snapshot}"
+    );
     let latest = db.latest().dump();
     let mutations = fs.stats().mutations;
     drop(db);
