@@ -1,0 +1,397 @@
+//! `faultline`: run, replay, shrink and exhaust the simulation scenarios.
+//!
+//! Exit status: 0 when everything passed, 1 when something failed, 2 on
+//! bad usage. `RUST_LOG` (e.g. `RUST_LOG=faultline=trace`) turns on logs
+//! on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a CLI prints.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use faultline_scenarios::{
+    Registry, RunConfig, RunMode, RunReport, Scenario, Schedule, Shard, SweepConfig, corpus,
+    exhaust, report, run, run_checking_determinism, shrink, sweep,
+};
+use faultline_sim::{CrashMode, Seed};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Deterministic simulation testing for faultline's storage engine.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the scenarios.
+    List,
+    /// Sweep scenarios over seeds.
+    Run(RunArgs),
+    /// Run one scenario at one seed and print its trace hash.
+    Replay(ReplayArgs),
+    /// Minimise the fault schedule of a failing seed.
+    Shrink(ShrinkArgs),
+    /// Crash a bounded workload at every crash point.
+    Exhaust(ExhaustArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenarios: comma-separated names or parts of names; `all` for every one.
+    #[arg(long, short, default_value = "all")]
+    scenario: String,
+    /// How many seeds per scenario (seeds FIRST, FIRST+1, ...). Default: 32,
+    /// or without end when --time is given.
+    #[arg(long, conflicts_with = "seed")]
+    seeds: Option<u64>,
+    /// Run exactly these seeds (hex `0x...` or decimal; repeatable).
+    #[arg(long, value_parser = parse_seed)]
+    seed: Vec<Seed>,
+    /// The first seed of --seeds: a number, or `random` (drawn and printed).
+    #[arg(long, default_value = "0")]
+    first_seed: String,
+    /// Stop starting new cases after this many seconds of wall time.
+    #[arg(long)]
+    time: Option<f64>,
+    /// OS threads, each running whole cases. Default: the number of cores.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Run only shard K of N (1-based): `--shard 2/8`.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Output format of the results (progress and failures go to stderr
+    /// for json and junit).
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Write the json/junit results to this file instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Run every case twice and report any divergence of the traces.
+    #[arg(long)]
+    check_determinism: bool,
+    /// The regression corpus failing cases are appended to.
+    #[arg(long, default_value_os_t = corpus::default_path())]
+    corpus: PathBuf,
+    /// Do not append failing cases to the regression corpus.
+    #[arg(long)]
+    no_corpus: bool,
+    /// Print one line per case (outcome and trace hash).
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The scenario.
+    #[arg(long, short)]
+    scenario: String,
+    /// The seed (hex `0x...` or decimal).
+    #[arg(long, value_parser = parse_seed)]
+    seed: Seed,
+    /// Print the whole trace.
+    #[arg(long)]
+    trace: bool,
+    /// Replay this fault schedule (as `faultline shrink` prints it) instead
+    /// of drawing faults and crashes from the seed.
+    #[arg(long, value_parser = parse_schedule)]
+    schedule: Option<Schedule>,
+    /// Print the fault schedule the run made.
+    #[arg(long)]
+    show_schedule: bool,
+    /// Run twice and compare the traces.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ShrinkArgs {
+    /// The scenario.
+    #[arg(long, short)]
+    scenario: String,
+    /// The failing seed.
+    #[arg(long, value_parser = parse_seed)]
+    seed: Seed,
+    /// The most runs to spend.
+    #[arg(long, default_value_t = 400)]
+    runs_max: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    PowerLoss,
+    ProcessCrash,
+    Both,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExhaustArgs {
+    /// The scenario whose workload is crashed at every point.
+    #[arg(long, short)]
+    scenario: String,
+    /// The seed that draws the workload.
+    #[arg(long, value_parser = parse_seed, default_value = "0")]
+    seed: Seed,
+    /// How the machine goes down at each point.
+    #[arg(long, value_enum, default_value = "power-loss")]
+    mode: ModeArg,
+    /// OS threads. Default: the number of cores.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+}
+
+fn parse_seed(text: &str) -> Result<Seed, String> {
+    text.parse::<Seed>().map_err(|e| format!("bad seed {text:?} (hex 0x... or decimal): {e}"))
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
+fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    text.parse()
+}
+
+/// A usage error found after parsing: exit 2.
+struct Usage(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let registry = Registry::builtin();
+    let result = match cli.command {
+        Command::List => {
+            list(&registry);
+            Ok(true)
+        }
+        Command::Run(args) => run_sweep(&registry, args),
+        Command::Replay(args) => replay(&registry, args),
+        Command::Shrink(args) => shrink_seed(&registry, args),
+        Command::Exhaust(args) => exhaust_points(&registry, args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn list(registry: &Registry) {
+    for scenario in registry.all() {
+        println!("{:<24} {}", scenario.name(), scenario.summary());
+    }
+}
+
+fn scenario(registry: &Registry, name: &str) -> Result<std::sync::Arc<dyn Scenario>, Usage> {
+    registry.get(name).ok_or_else(|| {
+        let names: Vec<&str> = registry.all().iter().map(|s| s.name()).collect();
+        Usage(format!("unknown scenario {name:?}; one of: {}", names.join(", ")))
+    })
+}
+
+fn jobs(jobs: Option<usize>) -> Result<usize, Usage> {
+    match jobs {
+        Some(0) => Err(Usage("--jobs must be at least 1".to_owned())),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    let bar = match total {
+        Some(total) => ProgressBar::new(total),
+        None => ProgressBar::new_spinner(),
+    };
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, {msg} ({per_sec}, eta {eta})",
+    )
+    .expect("a valid template");
+    bar.set_style(style);
+    bar
+}
+
+fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
+    let scenarios = registry.select(&args.scenario).map_err(Usage)?;
+    let first_seed = match args.first_seed.as_str() {
+        "random" => {
+            let seed = rand::random::<u64>();
+            eprintln!("first seed: {}", Seed(seed));
+            seed
+        }
+        text => parse_seed(text).map_err(Usage)?.0,
+    };
+    let seed_count = match (args.seeds, args.time, args.seed.is_empty()) {
+        (Some(0), _, _) => return Err(Usage("--seeds must be at least 1".to_owned())),
+        (Some(n), _, _) => Some(n),
+        (None, Some(_), true) => None,
+        (None, _, _) => Some(32),
+    };
+    if args.time.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+        return Err(Usage("--time must be a positive number of seconds".to_owned()));
+    }
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let cases =
+        faultline_scenarios::cases(scenarios, args.seed.clone(), first_seed, seed_count, shard);
+    let config = SweepConfig {
+        jobs: jobs(args.jobs)?,
+        time_budget: args.time.map(Duration::from_secs_f64),
+        check_determinism: args.check_determinism,
+        run: RunConfig::default(),
+    };
+    let bar = progress_bar(cases.len());
+    let mut failed = 0u64;
+    let verbose = args.verbose;
+    let result = sweep(&cases, &config, &mut |report: &RunReport| {
+        bar.inc(1);
+        if report.outcome.is_failure() {
+            failed += 1;
+            bar.suspend(|| eprint!("{}", report::failure_text(report)));
+        } else if verbose {
+            bar.suspend(|| eprintln!("{}", report::run_line(report)));
+        }
+        bar.set_message(format!("{failed} failed"));
+    });
+    bar.finish_and_clear();
+    if !args.no_corpus && !result.failures.is_empty() {
+        match corpus::append(&args.corpus, &result.failures, "found by faultline run") {
+            Ok(0) => {}
+            Ok(n) => eprintln!("added {n} failing case(s) to {}", args.corpus.display()),
+            Err(error) => eprintln!("warning: could not update the corpus: {error}"),
+        }
+    }
+    emit(&args, &result, shard)?;
+    Ok(result.failures.is_empty())
+}
+
+fn emit(
+    args: &RunArgs,
+    result: &faultline_scenarios::SweepReport,
+    shard: Shard,
+) -> Result<(), Usage> {
+    let text = match args.format {
+        Format::Human => {
+            print!("{}", report::summary_table(result));
+            return Ok(());
+        }
+        Format::Json => report::json(result, &shard.to_string()),
+        Format::Junit => report::junit(result),
+    };
+    eprint!("{}", report::summary_table(result));
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| Usage(format!("{}: {e}", path.display())))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
+    let scenario = scenario(registry, &args.scenario)?;
+    let mode = match args.schedule.clone() {
+        Some(schedule) => RunMode::Pinned(schedule),
+        None => RunMode::Random,
+    };
+    let config = RunConfig { mode, keep_trace: args.trace, ..RunConfig::default() };
+    let result = if args.check_determinism {
+        run_checking_determinism(scenario.as_ref(), args.seed, &config)
+    } else {
+        run(scenario.as_ref(), args.seed, &config)
+    };
+    if args.trace {
+        for event in result.trace.events() {
+            println!("{event}");
+        }
+    }
+    if args.show_schedule {
+        println!("schedule: {}", result.schedule);
+    }
+    print!("{}", report::failure_text(&result));
+    println!("{}", report::run_line(&result));
+    println!("trace hash: {:#018x}", result.trace_hash);
+    Ok(!result.outcome.is_failure())
+}
+
+fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
+    let scenario = scenario(registry, &args.scenario)?;
+    let result = shrink(scenario.as_ref(), args.seed, args.runs_max).map_err(Usage)?;
+    print!("{}", report::failure_text(&result.original));
+    println!(
+        "recorded schedule: {} decisions: {}",
+        result.original.schedule.len(),
+        result.original.schedule
+    );
+    if !result.reproduced {
+        println!("the failure does not reproduce with the recorded schedule pinned: not shrunk");
+        return Ok(false);
+    }
+    println!(
+        "minimal schedule ({} runs): {} decisions: {}",
+        result.runs,
+        result.minimal.len(),
+        result.minimal
+    );
+    if let Some(minimal) = &result.minimal_report
+        && let Some(failure) = minimal.outcome.failure()
+    {
+        println!("still fails: {failure}");
+    }
+    println!("repro: {}", result.repro_command());
+    Ok(false)
+}
+
+fn exhaust_points(registry: &Registry, args: ExhaustArgs) -> Result<bool, Usage> {
+    let scenario = scenario(registry, &args.scenario)?;
+    let modes = match args.mode {
+        ModeArg::PowerLoss => vec![CrashMode::PowerLoss],
+        ModeArg::ProcessCrash => vec![CrashMode::ProcessCrash],
+        ModeArg::Both => vec![CrashMode::PowerLoss, CrashMode::ProcessCrash],
+    };
+    let bar = progress_bar(None);
+    let result =
+        exhaust(scenario.as_ref(), args.seed, &modes, jobs(args.jobs)?, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        });
+    bar.finish_and_clear();
+    for failure in &result.failures {
+        print!("{}", report::failure_text(failure));
+        println!("  schedule: {}", failure.schedule);
+    }
+    println!(
+        "{} seed={}: crash points={} modes={} runs={} visited={} failed={}",
+        result.scenario,
+        result.seed,
+        result.crash_points,
+        modes.len(),
+        result.runs,
+        result.visited,
+        result.failures.len()
+    );
+    Ok(result.failures.is_empty() && result.visited == result.runs)
+}

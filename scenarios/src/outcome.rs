@@ -1,0 +1,211 @@
+//! What a run produced: its outcome (passed, refused a damaged history as
+//! allowed, or failed and how), its statistics, its trace hash.
+
+use std::fmt;
+
+use faultline_sim::{FaultCounts, Seed};
+
+use crate::model::{Invariant, Violation};
+use crate::schedule::Schedule;
+use crate::trace::Trace;
+
+/// How a run failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureKind {
+    /// The oracle or the runner found a broken invariant.
+    Invariant(Invariant),
+    /// The engine (or the harness) panicked other than with the poison
+    /// message.
+    UnexpectedPanic,
+    /// A step budget or the simulated-time budget ran out, or every task
+    /// waited forever.
+    Hang,
+    /// A rerun of the same seed produced another trace.
+    Nondeterminism,
+}
+
+impl FailureKind {
+    /// A short, stable name: the invariant's name, or `unexpected-panic`,
+    /// `hang`, `nondeterminism`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Invariant(invariant) => invariant.name(),
+            FailureKind::UnexpectedPanic => "unexpected-panic",
+            FailureKind::Hang => "hang",
+            FailureKind::Nondeterminism => "nondeterminism",
+        }
+    }
+
+    /// The kind named `name` (see [`FailureKind::name`]).
+    pub fn from_name(name: &str) -> Option<FailureKind> {
+        match name {
+            "unexpected-panic" => Some(FailureKind::UnexpectedPanic),
+            "hang" => Some(FailureKind::Hang),
+            "nondeterminism" => Some(FailureKind::Nondeterminism),
+            other => Invariant::from_name(other).map(FailureKind::Invariant),
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failure: its kind, what was seen, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The kind.
+    pub kind: FailureKind,
+    /// What was seen.
+    pub detail: String,
+    /// Simulated nanoseconds into the run.
+    pub at_ns: u64,
+}
+
+impl Failure {
+    /// A failure from a broken invariant.
+    pub fn from_violation(violation: Violation, at_ns: u64) -> Self {
+        Failure {
+            kind: FailureKind::Invariant(violation.invariant),
+            detail: violation.detail,
+            at_ns,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// A fault damaged durable bytes and the engine refused to open with a
+    /// corruption error that names the place: allowed (DESIGN 4). The run
+    /// stops there.
+    Refused {
+        /// The error.
+        error: String,
+    },
+    /// A check failed.
+    Failed(Failure),
+}
+
+impl Outcome {
+    /// Whether the run failed.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+
+    /// The failure, if any.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Outcome::Failed(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// `passed`, `refused` or the failure kind's name.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Refused { .. } => "refused",
+            Outcome::Failed(failure) => failure.kind.name(),
+        }
+    }
+}
+
+/// Counters of one run (or, added up, of a sweep).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Runs added up here (1 for a single run).
+    pub runs: u64,
+    /// Simulated time, nanoseconds.
+    pub sim_time_ns: u64,
+    /// Transactions the engine committed (submitted).
+    pub txs_committed: u64,
+    /// Transactions refused as expected (conflicts, too large).
+    pub txs_refused: u64,
+    /// Durability steps that made something durable.
+    pub durability_steps: u64,
+    /// Filesystem calls the engine made.
+    pub fs_calls: u64,
+    /// Mutating filesystem operations (the crash-point clock), if simulated.
+    pub fs_mutations: u64,
+    /// Mutations up to the end of the last workload, before the final
+    /// crash: the crash points a bounded workload has.
+    pub fs_mutations_workload: u64,
+    /// Crashes (power losses and process crashes).
+    pub crashes: u64,
+    /// Poisoned-write panics caught.
+    pub poisonings: u64,
+    /// Opens that recovered an existing history.
+    pub recoveries: u64,
+    /// Incarnations of the process.
+    pub incarnations: u64,
+    /// `read_at` checks.
+    pub reads_checked: u64,
+    /// Faults fired, by class.
+    pub faults: FaultCounts,
+}
+
+impl RunStats {
+    /// Adds `other` to these.
+    pub fn add(&mut self, other: &RunStats) {
+        self.runs += other.runs;
+        self.sim_time_ns += other.sim_time_ns;
+        self.txs_committed += other.txs_committed;
+        self.txs_refused += other.txs_refused;
+        self.durability_steps += other.durability_steps;
+        self.fs_calls += other.fs_calls;
+        self.fs_mutations += other.fs_mutations;
+        self.fs_mutations_workload += other.fs_mutations_workload;
+        self.crashes += other.crashes;
+        self.poisonings += other.poisonings;
+        self.recoveries += other.recoveries;
+        self.incarnations += other.incarnations;
+        self.reads_checked += other.reads_checked;
+        self.faults.add(&other.faults);
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: Seed,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The trace hash: same seed (and schedule), same hash.
+    pub trace_hash: u64,
+    /// The trace (its events only if the run was asked to keep them).
+    pub trace: Trace,
+    /// The fault and crash decisions the run made (or the pinned ones).
+    pub schedule: Schedule,
+    /// The faults and crashes that fired, as the filesystem reported them.
+    pub fired: Vec<String>,
+    /// Counters.
+    pub stats: RunStats,
+}
+
+impl RunReport {
+    /// The one-line command that replays this run.
+    pub fn repro_command(&self) -> String {
+        repro_command(&self.scenario, self.seed)
+    }
+}
+
+/// The one-line command that replays `scenario` at `seed`.
+pub fn repro_command(scenario: &str, seed: Seed) -> String {
+    format!(
+        "cargo run --release -p faultline-scenarios -- replay --scenario {scenario} --seed {seed}"
+    )
+}

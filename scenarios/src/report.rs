@@ -1,0 +1,268 @@
+//! Rendering results: a failure with its repro line, the sweep's summary
+//! table, and JSON and JUnit XML for batch systems (CI matrices, indexed
+//! jobs) that collect shards.
+
+use std::fmt::Write;
+
+use faultline_sim::FaultClass;
+use serde_json::json;
+
+use crate::outcome::{RunReport, RunStats};
+use crate::sweep::SweepReport;
+
+/// How many fault lines a failure shows.
+const FIRED_SHOWN: usize = 12;
+
+/// A failure, for people: scenario, seed, the faults that fired, the
+/// broken invariant, and the one-line repro command.
+pub fn failure_text(report: &RunReport) -> String {
+    let mut text = String::new();
+    let Some(failure) = report.outcome.failure() else { return text };
+    let _ = writeln!(text, "FAILED {} seed={} ({})", report.scenario, report.seed, failure.kind);
+    let _ = writeln!(text, "  broken: {failure}");
+    let _ = writeln!(text, "  at: {:.3} ms simulated", failure.at_ns as f64 / 1e6);
+    let fired: Vec<String> =
+        report.stats.faults.nonzero().map(|(class, n)| format!("{class}={n}")).collect();
+    let _ = writeln!(
+        text,
+        "  faults fired: {} ; crashes={} poisonings={} recoveries={}",
+        if fired.is_empty() { "none".to_owned() } else { fired.join(" ") },
+        report.stats.crashes,
+        report.stats.poisonings,
+        report.stats.recoveries
+    );
+    for line in report.fired.iter().rev().take(FIRED_SHOWN).rev() {
+        let _ = writeln!(text, "    {line}");
+    }
+    if report.fired.len() > FIRED_SHOWN {
+        let _ = writeln!(
+            text,
+            "    ({} earlier lines not shown; --trace shows all)",
+            report.fired.len() - FIRED_SHOWN
+        );
+    }
+    let _ = writeln!(text, "  schedule: {} decisions", report.schedule.len());
+    let _ = writeln!(text, "  trace hash: {:#018x}", report.trace_hash);
+    let _ = writeln!(text, "  repro: {}", report.repro_command());
+    text
+}
+
+/// One line for a run: outcome, hash, counters.
+pub fn run_line(report: &RunReport) -> String {
+    let s = &report.stats;
+    format!(
+        "{} seed={} outcome={} trace-hash={:#018x} sim-time={:.1}ms txs={} fs-calls={} crashes={} recoveries={} poisonings={} faults={}",
+        report.scenario,
+        report.seed,
+        report.outcome.label(),
+        report.trace_hash,
+        s.sim_time_ns as f64 / 1e6,
+        s.txs_committed,
+        s.fs_calls,
+        s.crashes,
+        s.recoveries,
+        s.poisonings,
+        s.faults.total()
+    )
+}
+
+/// The summary table of a sweep.
+pub fn summary_table(sweep: &SweepReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{:<24} {:>6} {:>6} {:>7} {:>6} {:>11} {:>8} {:>9} {:>8} {:>9} {:>8} {:>7}",
+        "scenario",
+        "seeds",
+        "passed",
+        "refused",
+        "failed",
+        "sim-time",
+        "txs",
+        "fs-calls",
+        "crashes",
+        "recovered",
+        "poisoned",
+        "faults"
+    );
+    let mut total = RunStats::default();
+    let mut totals = [0u64; 3];
+    for (scenario, stats) in &sweep.stats {
+        let outcomes = &sweep.outcomes[scenario];
+        let passed = outcomes.get("passed").copied().unwrap_or(0);
+        let refused = outcomes.get("refused").copied().unwrap_or(0);
+        let failed = stats.runs - passed - refused;
+        totals[0] += passed;
+        totals[1] += refused;
+        totals[2] += failed;
+        row(&mut text, scenario, stats, passed, refused, failed);
+        total.add(stats);
+    }
+    row(&mut text, "total", &total, totals[0], totals[1], totals[2]);
+    let _ = write!(text, "faults fired by class:");
+    for class in FaultClass::ALL {
+        let _ = write!(text, " {}={}", class, total.faults.get(class));
+    }
+    let _ = writeln!(text);
+    let _ = writeln!(
+        text,
+        "wall time {:.1}s{}; {:.1} seeds/s",
+        sweep.wall.as_secs_f64(),
+        if sweep.stopped_by_time { " (time budget reached)" } else { "" },
+        total.runs as f64 / sweep.wall.as_secs_f64().max(1e-9)
+    );
+    text
+}
+
+fn row(text: &mut String, name: &str, s: &RunStats, passed: u64, refused: u64, failed: u64) {
+    let _ = writeln!(
+        text,
+        "{:<24} {:>6} {:>6} {:>7} {:>6} {:>10.1}s {:>8} {:>9} {:>8} {:>9} {:>8} {:>7}",
+        name,
+        s.runs,
+        passed,
+        refused,
+        failed,
+        s.sim_time_ns as f64 / 1e9,
+        s.txs_committed,
+        s.fs_calls,
+        s.crashes,
+        s.recoveries,
+        s.poisonings,
+        s.faults.total()
+    );
+}
+
+fn stats_json(s: &RunStats) -> serde_json::Value {
+    let faults: serde_json::Map<String, serde_json::Value> =
+        FaultClass::ALL.iter().map(|c| (c.name().to_owned(), json!(s.faults.get(*c)))).collect();
+    json!({
+        "runs": s.runs,
+        "sim_time_ns": s.sim_time_ns,
+        "txs_committed": s.txs_committed,
+        "txs_refused": s.txs_refused,
+        "durability_steps": s.durability_steps,
+        "fs_calls": s.fs_calls,
+        "fs_mutations": s.fs_mutations,
+        "crashes": s.crashes,
+        "poisonings": s.poisonings,
+        "recoveries": s.recoveries,
+        "incarnations": s.incarnations,
+        "reads_checked": s.reads_checked,
+        "faults": faults,
+    })
+}
+
+/// The sweep as JSON: every case, every failure in full, the counters.
+pub fn json(sweep: &SweepReport, shard: &str) -> String {
+    let cases: Vec<_> = sweep
+        .results
+        .iter()
+        .map(|r| {
+            json!({
+                "scenario": r.scenario,
+                "seed": r.seed.to_string(),
+                "outcome": r.label,
+                "trace_hash": format!("{:#018x}", r.trace_hash),
+                "wall_ms": r.wall.as_secs_f64() * 1e3,
+            })
+        })
+        .collect();
+    let failures: Vec<_> = sweep
+        .failures
+        .iter()
+        .map(|r| {
+            let failure = r.outcome.failure().expect("failures fail");
+            json!({
+                "scenario": r.scenario,
+                "seed": r.seed.to_string(),
+                "kind": failure.kind.name(),
+                "detail": failure.detail,
+                "at_ns": failure.at_ns,
+                "trace_hash": format!("{:#018x}", r.trace_hash),
+                "fired": r.fired,
+                "schedule": r.schedule.to_string(),
+                "repro": r.repro_command(),
+                "stats": stats_json(&r.stats),
+            })
+        })
+        .collect();
+    let scenarios: serde_json::Map<String, serde_json::Value> =
+        sweep.stats.iter().map(|(name, stats)| (name.clone(), stats_json(stats))).collect();
+    let value = json!({
+        "shard": shard,
+        "wall_s": sweep.wall.as_secs_f64(),
+        "stopped_by_time": sweep.stopped_by_time,
+        "cases": cases,
+        "failures": failures,
+        "scenarios": scenarios,
+    });
+    serde_json::to_string_pretty(&value).expect("json values serialize")
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The sweep as JUnit XML: one test suite per scenario, one test case per
+/// seed.
+pub fn junit(sweep: &SweepReport) -> String {
+    let mut text = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let failures = sweep.failures.len();
+    let _ = writeln!(
+        text,
+        "<testsuites name=\"faultline\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
+        sweep.results.len(),
+        sweep.wall.as_secs_f64()
+    );
+    for (scenario, stats) in &sweep.stats {
+        let cases: Vec<_> = sweep.results.iter().filter(|r| &r.scenario == scenario).collect();
+        let failed = sweep.failures.iter().filter(|r| &r.scenario == scenario).count();
+        let time: f64 = cases.iter().map(|r| r.wall.as_secs_f64()).sum();
+        let _ = writeln!(
+            text,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{time:.3}\">",
+            xml_escape(scenario),
+            stats.runs
+        );
+        for case in cases {
+            let _ = write!(
+                text,
+                "    <testcase classname=\"faultline.{}\" name=\"seed {}\" time=\"{:.3}\"",
+                xml_escape(scenario),
+                case.seed,
+                case.wall.as_secs_f64()
+            );
+            match sweep.failures.iter().find(|r| &r.scenario == scenario && r.seed == case.seed) {
+                Some(report) => {
+                    let failure = report.outcome.failure().expect("failures fail");
+                    let _ = writeln!(
+                        text,
+                        ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+                        failure.kind,
+                        xml_escape(&failure.to_string()),
+                        xml_escape(&failure_text(report))
+                    );
+                }
+                None => {
+                    let _ = writeln!(text, "/>");
+                }
+            }
+        }
+        let _ = writeln!(text, "  </testsuite>");
+    }
+    text.push_str("</testsuites>\n");
+    text
+}

@@ -1,0 +1,151 @@
+//! The simulated tasks of an incarnation: clients that commit with
+//! simulated think times (some holding a transaction across a wait, some
+//! waiting for their acknowledgement), the durability task that runs the
+//! engine's durability steps, readers that check `read_at`, a scenario's
+//! engine tasks, and a crash timer. Every task re-checks `World::stop`
+//! after each wait and ends once the incarnation stopped.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use faultline_sim::{CrashMode, SimRng};
+use rand::RngExt;
+
+use crate::outcome::FailureKind;
+use crate::runtime::sleep;
+use crate::scenario::EngineTask;
+use crate::schedule::CrashTrigger;
+
+use super::world::World;
+
+/// The world, shared by the tasks of a run.
+pub(super) type Shared = Rc<RefCell<World>>;
+
+/// How long a client waits for its acknowledgement before the run counts
+/// as hung (simulated milliseconds, polled each millisecond).
+const ACK_WAIT_MS_MAX: u64 = 60_000;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A client: commits `txs_per_client` transactions.
+pub(super) async fn client(shared: Shared, client: usize, mut work: SimRng, mut sched: SimRng) {
+    let shape = shared.borrow().shape.clone();
+    for _ in 0..shape.txs_per_client {
+        sleep(ms(sched.random_range(1..=shape.think_ms_max))).await;
+        let hold = sched.random_range(0..100) < shape.hold_percent;
+        let wait_ack = sched.random_range(0..100) < shape.wait_ack_percent;
+        let offset = if hold {
+            // Held across a wait: another client may commit meanwhile, and
+            // the commit must then be refused as a conflict.
+            let Some(tx) = shared.borrow_mut().begin() else { break };
+            sleep(ms(sched.random_range(1..=shape.think_ms_max))).await;
+            shared.borrow_mut().commit(client, tx, &mut work)
+        } else {
+            let mut world = shared.borrow_mut();
+            let Some(tx) = world.begin() else { break };
+            world.commit(client, tx, &mut work)
+        };
+        if shared.borrow().is_stopped() {
+            break;
+        }
+        if let (Some(offset), true) = (offset, wait_ack)
+            && !wait_for_ack(&shared, client, offset).await
+        {
+            break;
+        }
+    }
+    shared.borrow_mut().clients_running -= 1;
+}
+
+/// Waits until `offset` is durable; `false` if the incarnation stopped
+/// first.
+async fn wait_for_ack(shared: &Shared, client: usize, offset: u64) -> bool {
+    for _ in 0..ACK_WAIT_MS_MAX {
+        sleep(ms(1)).await;
+        let mut world = shared.borrow_mut();
+        if world.is_stopped() {
+            return false;
+        }
+        if world.is_durable(offset) {
+            world.event(format!("ack client={client} offset={offset}"));
+            return true;
+        }
+    }
+    shared.borrow_mut().fail(
+        FailureKind::Hang,
+        format!(
+            "client={client} waited {ACK_WAIT_MS_MAX} ms for offset={offset} to become durable"
+        ),
+    );
+    false
+}
+
+/// The durability task: a step every few milliseconds while there is
+/// something queued; ends once the clients are done and nothing is queued.
+pub(super) async fn durability(shared: Shared, interval_ms_max: u64, mut sched: SimRng) {
+    loop {
+        sleep(ms(sched.random_range(1..=interval_ms_max))).await;
+        let mut world = shared.borrow_mut();
+        if world.is_stopped() {
+            return;
+        }
+        let queued = world.db.as_ref().map_or(0, faultline_engine::Database::queued);
+        if queued == 0 {
+            if world.clients_running == 0 {
+                return;
+            }
+            continue;
+        }
+        world.durability_step();
+    }
+}
+
+/// A reader: checks `read_at` at random retained offsets.
+pub(super) async fn reader(shared: Shared, reads: usize, think_ms_max: u64, mut rng: SimRng) {
+    for _ in 0..reads {
+        sleep(ms(rng.random_range(1..=think_ms_max))).await;
+        let mut world = shared.borrow_mut();
+        if world.is_stopped() {
+            return;
+        }
+        let pick = rng.random();
+        world.check_reads(&[pick]);
+    }
+}
+
+/// A scenario's engine task: steps until the clients are done.
+pub(super) async fn engine_task(shared: Shared, mut task: Box<dyn EngineTask>, mut sched: SimRng) {
+    loop {
+        sleep(task.interval(&mut sched)).await;
+        let mut world = shared.borrow_mut();
+        if world.is_stopped() || world.clients_running == 0 {
+            return;
+        }
+        world.engine_task_step(task.as_mut());
+    }
+}
+
+/// Crashes the machine at simulated time `deadline_ns`, unless the
+/// incarnation ended first (the supervisor aborts this task then). A
+/// recorded crash is keyed by its deadline, not by when the task got to
+/// run: a pinned replay sleeps to the same deadline, so the scheduler sees
+/// the same timers.
+pub(super) async fn crash_timer(
+    shared: Shared,
+    deadline_ns: u64,
+    incarnation: u32,
+    mode: CrashMode,
+    torn: bool,
+    record: bool,
+) {
+    let now = shared.borrow().now_ns();
+    sleep(Duration::from_nanos(deadline_ns.saturating_sub(now))).await;
+    let mut world = shared.borrow_mut();
+    if !world.is_stopped() {
+        let trigger = CrashTrigger::Time { ns: deadline_ns, incarnation };
+        world.crash_now(mode, torn, record.then_some(trigger));
+    }
+}

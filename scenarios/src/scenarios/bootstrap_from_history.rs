@@ -1,0 +1,74 @@
+//! `bootstrap_from_history`: crashes everywhere, the first open included;
+//! every open rebuilds the database from its own history.
+//!
+//! The workload is heavy on schema changes (tables created, dropped and
+//! created again under the same names with other columns), so replay must
+//! rebuild every schema from the system rows as it goes. The first planned
+//! crash strikes inside the very first open (before, during or after the
+//! bootstrap transaction is made durable); later ones inside a recovery
+//! open or in the middle of the workload; power losses and process crashes
+//! alike. No other fault.
+
+use faultline_sim::{CrashMode, FaultConfig, Seed, Stream};
+use rand::RngExt;
+
+use crate::scenario::{
+    Plan, PlannedCrash, Scenario, draw_crashes, draw_options, first_open_mutations,
+};
+use crate::workload::WorkloadShape;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct BootstrapFromHistory;
+
+impl Scenario for BootstrapFromHistory {
+    fn name(&self) -> &str {
+        "bootstrap_from_history"
+    }
+
+    fn summary(&self) -> &str {
+        "crashes inside the first open and later opens; recovery replays DDL-heavy history"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let options = draw_options(&mut rng);
+        let workload = WorkloadShape {
+            clients: rng.random_range(1..=3),
+            txs_per_client: rng.random_range(6..=16),
+            ddl_percent: rng.random_range(15..=40),
+            tables_max: 4,
+            ..WorkloadShape::default()
+        };
+        let open_mutations = first_open_mutations(&options);
+        let mode = |rng: &mut faultline_sim::SimRng| {
+            if rng.random_bool(0.6) { CrashMode::PowerLoss } else { CrashMode::ProcessCrash }
+        };
+        let mut crashes = vec![PlannedCrash::AtMutation {
+            n: crash_rng.random_range(1..=open_mutations),
+            mode: mode(&mut crash_rng),
+        }];
+        for _ in 0..crash_rng.random_range(1..=4) {
+            let crash = if crash_rng.random_bool(0.4) {
+                // Inside the recovery open: it reads, repairs, rewrites.
+                PlannedCrash::AtMutation {
+                    n: crash_rng.random_range(1..=open_mutations),
+                    mode: mode(&mut crash_rng),
+                }
+            } else {
+                draw_crashes(&mut crash_rng, 1, 200, 150, 0.6)[0]
+            };
+            crashes.push(crash);
+        }
+        Plan {
+            options,
+            faults: FaultConfig::none(),
+            incarnations: crashes.len() + 1,
+            crashes,
+            workload,
+            read_checks: 8,
+            ..Plan::default()
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The built-in scenarios. To add one: write `my_scenario.rs` here with a
+//! type implementing [`crate::Scenario`], then add its `mod` line and one
+//! line to [`builtin`].
+
+mod bootstrap_from_history;
+mod mvcc_reads;
+mod poisoned_writes;
+mod swarm;
+mod torn_tail;
+
+use std::sync::Arc;
+
+use crate::scenario::Scenario;
+
+/// Every built-in scenario, in the order `faultline list` shows them.
+pub(crate) fn builtin() -> Vec<Arc<dyn Scenario>> {
+    vec![
+        Arc::new(bootstrap_from_history::BootstrapFromHistory),
+        Arc::new(poisoned_writes::PoisonedWrites),
+        Arc::new(torn_tail::TornTail),
+        Arc::new(mvcc_reads::MvccReads),
+        Arc::new(swarm::Swarm),
+    ]
+}

@@ -1,0 +1,52 @@
+//! `mvcc_reads`: `read_at(t)` at random retained offsets equals the model
+//! at `t`, while clients commit, after every recovery, and at the edges of
+//! the retention window (just outside it is an error, never a guess).
+//!
+//! Retention windows are short so that reads fall off their edge; many
+//! transactions are held across a wait, so conflicts are frequent. Process
+//! crashes and power losses at random times; no other fault.
+
+use faultline_sim::{FaultConfig, Seed, Stream};
+use rand::RngExt;
+
+use crate::scenario::{Plan, Scenario, draw_crashes, draw_options, pick};
+use crate::workload::WorkloadShape;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct MvccReads;
+
+impl Scenario for MvccReads {
+    fn name(&self) -> &str {
+        "mvcc_reads"
+    }
+
+    fn summary(&self) -> &str {
+        "read_at(t) at random retained offsets equals the model at t, live and after recovery"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut options = draw_options(&mut rng);
+        options.versions_retained = *pick(&mut rng, &[2, 4, 16, 64]);
+        let workload = WorkloadShape {
+            clients: rng.random_range(1..=4),
+            txs_per_client: rng.random_range(10..=25),
+            hold_percent: rng.random_range(20..=50),
+            readers: rng.random_range(1..=3),
+            reads_per_reader: rng.random_range(10..=30),
+            ..WorkloadShape::default()
+        };
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=2), 200, 150, 0.5);
+        Plan {
+            options,
+            faults: FaultConfig::none(),
+            incarnations: crashes.len() + 1,
+            crashes,
+            workload,
+            read_checks: 16,
+            ..Plan::default()
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! `swarm`: everything at once, in a mix the seed draws (swarm testing).
+//!
+//! The seed draws the fault mix (`FaultConfig::swarm`: each class on or
+//! off, each at its own rate; never a lying fsync), whether faults stay on
+//! while the database recovers, the engine's options, the workload's shape
+//! and the crash plan. Faults that damage durable bytes (bit flips,
+//! misdirected writes) put the run under the damage rule: recover the
+//! right state or refuse to open naming the place.
+
+use faultline_sim::{FaultConfig, Seed, Stream};
+use rand::RngExt;
+
+use crate::scenario::{Plan, Scenario, draw_crashes, draw_options};
+use crate::workload::WorkloadShape;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Swarm;
+
+impl Scenario for Swarm {
+    fn name(&self) -> &str {
+        "swarm"
+    }
+
+    fn summary(&self) -> &str {
+        "the seed draws the fault mix, the workload shape and the crash plan"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut mix = seed.rng(Stream::FaultMix);
+        let faults = FaultConfig::swarm(&mut mix);
+        let recovery_faults = mix.random_bool(0.5);
+        let options = draw_options(&mut rng);
+        let workload = WorkloadShape::draw(&mut rng);
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let n_crashes = crash_rng.random_range(0..=4);
+        let crashes = draw_crashes(&mut crash_rng, n_crashes, 300, 200, 0.6);
+        Plan {
+            options,
+            faults,
+            recovery_faults,
+            workload,
+            incarnations: n_crashes + rng.random_range(1..=3),
+            crashes,
+            read_checks: 8,
+            ..Plan::default()
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Sweeps: many (scenario, seed) cases on several OS threads. Each thread
+//! runs whole cases one after another; a case itself stays single-threaded
+//! and deterministic, so a sweep's results do not depend on `jobs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use faultline_sim::Seed;
+
+use crate::outcome::{RunReport, RunStats};
+use crate::runner::{RunConfig, run, run_checking_determinism};
+use crate::scenario::Scenario;
+
+/// One case of a sweep.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The scenario.
+    pub scenario: Arc<dyn Scenario>,
+    /// The seed.
+    pub seed: Seed,
+}
+
+/// A slice of a sweep for one machine: shard `index` (1-based) of `count`.
+/// Case `i` of the full sweep belongs to shard `i % count + 1`, so shards
+/// are disjoint, cover every case, and stay balanced across scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 1-based.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole sweep.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// Whether case `i` of the full sweep belongs to this shard.
+    pub fn contains(&self, i: u64) -> bool {
+        i % self.count + 1 == self.index
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("bad shard {text:?}: expected k/n with 1 <= k <= n, e.g. 2/8");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: u64 = k.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The cases of a sweep, enumerated lazily: seeds `first, first + 1, ...`
+/// (`count` of them, or without end), each over every scenario, filtered by
+/// the shard.
+#[derive(Clone, Debug)]
+pub struct Cases {
+    scenarios: Vec<Arc<dyn Scenario>>,
+    seeds: Vec<Seed>,
+    first_seed: u64,
+    seed_count: Option<u64>,
+    shard: Shard,
+}
+
+/// The cases for `scenarios` over explicit `seeds`, or over `seed_count`
+/// seeds from `first_seed` (`None`: without end, for a time-bounded sweep).
+pub fn cases(
+    scenarios: Vec<Arc<dyn Scenario>>,
+    seeds: Vec<Seed>,
+    first_seed: u64,
+    seed_count: Option<u64>,
+    shard: Shard,
+) -> Cases {
+    assert!(!scenarios.is_empty(), "a sweep needs a scenario");
+    Cases { scenarios, seeds, first_seed, seed_count, shard }
+}
+
+impl Cases {
+    /// The `j`-th case of this shard, if the sweep has that many.
+    fn get(&self, j: u64) -> Option<Case> {
+        let n = self.scenarios.len() as u64;
+        // The j-th index i of the full sweep with i % count == index - 1.
+        let i = j.checked_mul(self.shard.count)?.checked_add(self.shard.index - 1)?;
+        let (seed_index, scenario_index) = (i / n, (i % n) as usize);
+        let seed = if self.seeds.is_empty() {
+            if self.seed_count.is_some_and(|count| seed_index >= count) {
+                return None;
+            }
+            Seed(self.first_seed.wrapping_add(seed_index))
+        } else {
+            *self.seeds.get(usize::try_from(seed_index).ok()?)?
+        };
+        Some(Case { scenario: Arc::clone(&self.scenarios[scenario_index]), seed })
+    }
+
+    /// How many cases this shard has (`None`: without end).
+    pub fn len(&self) -> Option<u64> {
+        let seeds = if self.seeds.is_empty() { self.seed_count? } else { self.seeds.len() as u64 };
+        let total = seeds * self.scenarios.len() as u64;
+        Some(total / self.shard.count + u64::from(total % self.shard.count >= self.shard.index))
+    }
+
+    /// Whether this shard has no case.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+}
+
+/// How to sweep.
+#[derive(Clone, Debug)]
+pub struct SweepConfig {
+    /// OS threads, each running whole cases. At least 1.
+    pub jobs: usize,
+    /// Stop starting cases after this much wall time.
+    pub time_budget: Option<Duration>,
+    /// Run every case twice and compare the traces.
+    pub check_determinism: bool,
+    /// How each case runs.
+    pub run: RunConfig,
+}
+
+/// One case's result, small enough to keep for every case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: Seed,
+    /// `passed`, `refused` or the failure kind.
+    pub label: &'static str,
+    /// The trace hash.
+    pub trace_hash: u64,
+    /// Wall time the case took.
+    pub wall: Duration,
+}
+
+/// What a sweep found.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Every case's result, sorted by scenario then seed.
+    pub results: Vec<CaseResult>,
+    /// The failing runs, whole, sorted by scenario then seed.
+    pub failures: Vec<RunReport>,
+    /// Counters per scenario.
+    pub stats: BTreeMap<String, RunStats>,
+    /// Outcome labels per scenario: label -> count.
+    pub outcomes: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    /// Wall time of the sweep.
+    pub wall: Duration,
+    /// Whether the time budget stopped it before the cases ran out.
+    pub stopped_by_time: bool,
+}
+
+impl SweepReport {
+    fn add(&mut self, report: RunReport, wall: Duration) {
+        self.stats.entry(report.scenario.clone()).or_default().add(&report.stats);
+        *self
+            .outcomes
+            .entry(report.scenario.clone())
+            .or_default()
+            .entry(report.outcome.label())
+            .or_default() += 1;
+        self.results.push(CaseResult {
+            scenario: report.scenario.clone(),
+            seed: report.seed,
+            label: report.outcome.label(),
+            trace_hash: report.trace_hash,
+            wall,
+        });
+        if report.outcome.is_failure() {
+            self.failures.push(report);
+        }
+    }
+}
+
+/// Runs `cases` on `config.jobs` threads; calls `on_done` (on the calling
+/// thread) after each case.
+pub fn sweep(
+    cases: &Cases,
+    config: &SweepConfig,
+    on_done: &mut dyn FnMut(&RunReport),
+) -> SweepReport {
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let out_of_time = AtomicBool::new(false);
+    let mut report = SweepReport::default();
+    let (send, receive) = mpsc::channel::<(RunReport, Duration)>();
+    std::thread::scope(|scope| {
+        for _ in 0..config.jobs.max(1) {
+            let send = send.clone();
+            let (next, out_of_time) = (&next, &out_of_time);
+            scope.spawn(move || {
+                loop {
+                    if config.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
+                        out_of_time.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    let Some(case) = cases.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                    let case_started = Instant::now();
+                    let result = if config.check_determinism {
+                        run_checking_determinism(case.scenario.as_ref(), case.seed, &config.run)
+                    } else {
+                        run(case.scenario.as_ref(), case.seed, &config.run)
+                    };
+                    if send.send((result, case_started.elapsed())).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(send);
+        for (result, wall) in receive {
+            on_done(&result);
+            report.add(result, wall);
+        }
+    });
+    report.results.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
+    report.failures.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
+    report.wall = started.elapsed();
+    report.stopped_by_time = out_of_time.load(Ordering::SeqCst);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_the_sweep() {
+        let registry = crate::Registry::builtin();
+        let scenarios = registry.all().to_vec();
+        let all: Vec<(String, Seed)> = {
+            let whole = cases(scenarios.clone(), Vec::new(), 10, Some(7), Shard::ALL);
+            (0..)
+                .map_while(|j| whole.get(j))
+                .map(|c| (c.scenario.name().to_owned(), c.seed))
+                .collect()
+        };
+        assert_eq!(all.len(), 7 * scenarios.len());
+        let mut union = Vec::new();
+        for index in 1..=3 {
+            let shard = Shard { index, count: 3 };
+            let part = cases(scenarios.clone(), Vec::new(), 10, Some(7), shard);
+            let got: Vec<_> = (0..)
+                .map_while(|j| part.get(j))
+                .map(|c| (c.scenario.name().to_owned(), c.seed))
+                .collect();
+            assert_eq!(Some(got.len() as u64), part.len(), "shard {shard}");
+            union.extend(got);
+        }
+        union.sort();
+        let mut expected = all;
+        expected.sort();
+        assert_eq!(union, expected);
+        assert_eq!("2/8".parse::<Shard>().unwrap(), Shard { index: 2, count: 8 });
+        for bad in ["0/8", "9/8", "x", "1/0"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The oracle against engines that are broken on purpose (test-only
+//! scenarios): it must catch a lost acknowledged transaction and a write
+//! path that touches the disk again after a failed write, and it must hold
+//! a lying fsync only to consistency, not durability.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use faultline_engine::fs::{DirEntry, File, Fs};
+use faultline_scenarios::{FailureKind, Invariant, Plan, RunConfig, Scenario, report, run};
+use faultline_sim::{FaultClass, FaultConfig, Seed};
+
+/// An `Fs` whose files never sync their data (and say they did).
+#[derive(Debug)]
+struct NoSyncFs(Arc<dyn Fs>);
+
+#[derive(Debug)]
+struct NoSyncFile(Box<dyn File>);
+
+impl Fs for NoSyncFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(NoSyncFile(self.0.create(path)?)))
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(NoSyncFile(self.0.open(path)?)))
+    }
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        self.0.create_dir(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.0.remove(path)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        self.0.list_dir(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.0.sync_dir(dir)
+    }
+}
+
+impl File for NoSyncFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A broken engine: it never syncs file data.
+struct NoSync;
+
+impl Scenario for NoSync {
+    fn name(&self) -> &str {
+        "no_sync"
+    }
+
+    fn summary(&self) -> &str {
+        "test only: an engine that never syncs"
+    }
+
+    fn plan(&self, _seed: Seed) -> Plan {
+        Plan::default()
+    }
+
+    fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
+        Arc::new(NoSyncFs(fs))
+    }
+}
+
+#[test]
+fn an_engine_that_never_syncs_loses_acknowledged_transactions_and_is_caught() {
+    let result = run(&NoSync, Seed(1), &RunConfig::default());
+    let failure =
+        result.outcome.failure().expect("the final power loss loses what was acknowledged");
+    // Depending on what the lost page cache leaves, the acknowledged
+    // transactions are gone from a log that still opens, or the log's
+    // segment lost even its header and is refused though no fault hit it.
+    let caught = [Invariant::AckedLost, Invariant::RefusedHealthyHistory]
+        .map(FailureKind::Invariant)
+        .contains(&failure.kind);
+    assert!(caught, "{failure}");
+    let text = report::failure_text(&result);
+    assert!(text.contains("repro: cargo run --release -p faultline-scenarios -- replay --scenario no_sync --seed 0x"), "{text}");
+}
+
+/// A disk whose fsync sometimes lies: durability is void, consistency is
+/// still required.
+struct LyingDisk;
+
+impl Scenario for LyingDisk {
+    fn name(&self) -> &str {
+        "lying_disk"
+    }
+
+    fn summary(&self) -> &str {
+        "test only: lying fsyncs, checked for consistency"
+    }
+
+    fn plan(&self, _seed: Seed) -> Plan {
+        Plan {
+            faults: FaultConfig::none().with(FaultClass::LyingFsync, 0.3),
+            incarnations: 3,
+            ..Plan::default()
+        }
+    }
+}
+
+#[test]
+fn a_lying_fsync_is_held_to_consistency_not_durability() {
+    let mut refused = 0;
+    for seed in 0..8 {
+        let result = run(&LyingDisk, Seed(seed), &RunConfig::default());
+        assert!(
+            result.stats.faults.get(FaultClass::LyingFsync) > 0,
+            "seed={seed}: the fsyncs lied"
+        );
+        match result.outcome.failure() {
+            None => refused += u32::from(result.outcome.label() == "refused"),
+            Some(failure) => panic!("seed={seed}: {failure}\n{}", report::failure_text(&result)),
+        }
+    }
+    eprintln!("lying disk: {refused} of 8 seeds refused a history the lies broke");
+}
+
+/// An `Fs` whose files, after a failed write, look at the file again
+/// before reporting the failure: the engine poisons, but not before the
+/// disk was touched again.
+#[derive(Debug)]
+struct PeekingFs(Arc<dyn Fs>);
+
+#[derive(Debug)]
+struct PeekingFile(Box<dyn File>);
+
+impl Fs for PeekingFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(PeekingFile(self.0.create(path)?)))
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(PeekingFile(self.0.open(path)?)))
+    }
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        self.0.create_dir(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.0.remove(path)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        self.0.list_dir(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.0.sync_dir(dir)
+    }
+}
+
+impl File for PeekingFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_at(buf, offset).inspect_err(|_| {
+            let _ = self.0.len();
+        })
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
+/// A broken engine: it touches the disk after a failed write.
+struct Peeking;
+
+impl Scenario for Peeking {
+    fn name(&self) -> &str {
+        "peeking"
+    }
+
+    fn summary(&self) -> &str {
+        "test only: an engine that touches the disk after a failed write"
+    }
+
+    fn plan(&self, _seed: Seed) -> Plan {
+        Plan {
+            faults: FaultConfig::none().with(FaultClass::WriteError, 0.2),
+            incarnations: 2,
+            ..Plan::default()
+        }
+    }
+
+    fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
+        Arc::new(PeekingFs(fs))
+    }
+}
+
+#[test]
+fn touching_the_disk_after_a_failed_write_is_caught() {
+    let result = run(&Peeking, Seed(3), &RunConfig::default());
+    let failure = result.outcome.failure().expect("the write after the failure is seen");
+    assert_eq!(failure.kind, FailureKind::Invariant(Invariant::RetriedAfterError), "{failure}");
+    assert_eq!(failure.detail, "fs-calls-after-the-failed-one=1");
+}

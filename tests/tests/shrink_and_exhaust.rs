@@ -1,0 +1,213 @@
+//! The shrinker and the exhaustive crash-point search, on deliberately
+//! broken engines registered only here:
+//!
+//! - `retrying_fsync`: the engine's filesystem layer retries a failed
+//!   `fsync`, which then "succeeds" although the data was dropped
+//!   (PostgreSQL's fsyncgate). Shrinking a failing seed must keep a
+//!   schedule with fewer fault decisions that still fails;
+//! - exhausting `bootstrap_from_history` visits every crash point.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use faultline_engine::fs::{DirEntry, File, Fs};
+use faultline_scenarios::{
+    Decision, PinnedFault, Plan, Registry, RunConfig, RunMode, Scenario, draw_crashes,
+    draw_options, exhaust, run, shrink,
+};
+use faultline_sim::{CrashMode, FaultClass, FaultConfig, Seed, Stream};
+
+/// An `Fs` whose files retry a failed `sync_data` once.
+#[derive(Debug)]
+struct RetryingFs(Arc<dyn Fs>);
+
+#[derive(Debug)]
+struct RetryingFile(Box<dyn File>);
+
+impl Fs for RetryingFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(RetryingFile(self.0.create(path)?)))
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        Ok(Box::new(RetryingFile(self.0.open(path)?)))
+    }
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        self.0.create_dir(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.0.remove(path)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        self.0.list_dir(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.0.sync_dir(dir)
+    }
+}
+
+impl File for RetryingFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data().or_else(|_| self.0.sync_data())
+    }
+}
+
+/// The broken engine: a fault mix with fsync errors, write errors and torn
+/// writes, crashes, and the retrying layer.
+struct RetryingFsync;
+
+impl Scenario for RetryingFsync {
+    fn name(&self) -> &str {
+        "retrying_fsync"
+    }
+
+    fn summary(&self) -> &str {
+        "test only: a broken engine that retries a failed fsync"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let mut faults = FaultConfig::none()
+            .with(FaultClass::FsyncError, 0.03)
+            .with(FaultClass::WriteError, 0.02);
+        faults.torn_write = 0.5;
+        Plan {
+            options: draw_options(&mut rng),
+            faults,
+            incarnations: 5,
+            crashes: draw_crashes(&mut crash_rng, 4, 120, 100, 0.7),
+            ..Plan::default()
+        }
+    }
+
+    fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
+        Arc::new(RetryingFs(fs))
+    }
+}
+
+#[test]
+fn shrinking_a_broken_engine_keeps_fewer_decisions_that_still_fail() {
+    let scenario = RetryingFsync;
+    let (seed, original) = (0..40)
+        .map(Seed)
+        .map(|seed| (seed, run(&scenario, seed, &RunConfig::default())))
+        .find(|(_, r)| r.outcome.is_failure() && r.schedule.len() >= 3)
+        .expect("the broken engine fails some seed with several decisions");
+    let kind = original.outcome.failure().unwrap().kind;
+    let shrunk = shrink(&scenario, seed, 300).unwrap();
+    assert!(shrunk.reproduced, "the pinned schedule reproduces the failure");
+    assert!(
+        shrunk.minimal.len() < original.schedule.len(),
+        "{} decisions shrunk to {}",
+        original.schedule.len(),
+        shrunk.minimal.len()
+    );
+    assert!(
+        shrunk
+            .minimal
+            .decisions
+            .iter()
+            .any(|d| matches!(d, Decision::Fault { fault: PinnedFault::FsyncError, .. })),
+        "an fsync error is what breaks this engine: {}",
+        shrunk.minimal
+    );
+    // The minimal schedule, replayed pinned, still fails the same way.
+    let config =
+        RunConfig { mode: RunMode::Pinned(shrunk.minimal.clone()), ..RunConfig::default() };
+    let replayed = run(&scenario, seed, &config);
+    assert_eq!(replayed.outcome.failure().map(|f| f.kind), Some(kind));
+    eprintln!(
+        "seed={seed}: {} -> {} decisions in {} runs: {}\n{}",
+        original.schedule.len(),
+        shrunk.minimal.len(),
+        shrunk.runs,
+        shrunk.minimal,
+        shrunk.repro_command()
+    );
+}
+
+/// The events of a run other than the filesystem's own lines, and with the
+/// io error inside a poison message cut off: a pinned fault says so in its
+/// message.
+fn workload_events(report: &faultline_scenarios::RunReport) -> Vec<String> {
+    report
+        .trace
+        .events()
+        .iter()
+        .filter(|e| !e.text.starts_with("fs "))
+        .map(|e| {
+            let text = e.to_string();
+            match text.find(" error=") {
+                Some(cut) if text.contains("poisoned") => text[..cut].to_owned(),
+                _ => text,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_recorded_schedule_replays_pinned_to_the_same_run() {
+    let scenario = RetryingFsync;
+    let mut failed = 0;
+    for seed in (0..12).map(Seed) {
+        let config = RunConfig { keep_trace: true, ..RunConfig::default() };
+        let original = run(&scenario, seed, &config);
+        let pinned_config =
+            RunConfig { mode: RunMode::Pinned(original.schedule.clone()), ..config };
+        let pinned = run(&scenario, seed, &pinned_config);
+        assert_eq!(pinned.outcome, original.outcome, "seed={seed}");
+        assert_eq!(workload_events(&pinned), workload_events(&original), "seed={seed}");
+        failed += usize::from(original.outcome.is_failure());
+    }
+    assert!(failed > 0, "some seed fails");
+}
+
+#[test]
+fn the_built_in_fault_scenarios_replay_pinned_to_the_same_run() {
+    let registry = Registry::builtin();
+    for name in ["poisoned_writes", "torn_tail", "swarm"] {
+        let scenario = registry.get(name).unwrap();
+        for seed in (0..4).map(Seed) {
+            let config = RunConfig { keep_trace: true, ..RunConfig::default() };
+            let original = run(scenario.as_ref(), seed, &config);
+            let pinned_config =
+                RunConfig { mode: RunMode::Pinned(original.schedule.clone()), ..config };
+            let pinned = run(scenario.as_ref(), seed, &pinned_config);
+            assert_eq!(pinned.outcome, original.outcome, "{name} seed={seed}");
+            assert_eq!(workload_events(&pinned), workload_events(&original), "{name} seed={seed}");
+        }
+    }
+}
+
+#[test]
+fn exhaust_visits_every_crash_point_of_the_bootstrap_scenario() {
+    let registry = Registry::builtin();
+    let scenario = registry.get("bootstrap_from_history").unwrap();
+    let mut calls = 0;
+    let result =
+        exhaust(scenario.as_ref(), Seed(3), &[CrashMode::PowerLoss], 2, &mut |_, _| calls += 1);
+    assert!(result.crash_points > 10, "a workload has many crash points: {}", result.crash_points);
+    assert_eq!(result.runs, result.crash_points, "one run per crash point");
+    assert_eq!(result.visited, result.crash_points, "every crash point was reached");
+    assert_eq!(calls, result.runs);
+    let failures: Vec<String> =
+        result.failures.iter().map(faultline_scenarios::report::failure_text).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!("bootstrap_from_history seed=3: {} crash points, all visited", result.crash_points);
+}
