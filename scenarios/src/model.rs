@@ -226,11 +226,16 @@ pub enum Invariant {
     RetriedAfterError,
     /// The durable offset moved in a durability step that poisoned.
     AckedAfterPoison,
+    /// Restoring a snapshot and replaying the suffix gave another state
+    /// than replaying the whole log.
+    SnapshotReplayMismatch,
+    /// An interrupted snapshot (`*.tmp`) survived a recovery.
+    SnapshotLeftover,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 18] = [
+    pub const ALL: [Invariant; 20] = [
         Invariant::AckedLost,
         Invariant::BeyondSubmitted,
         Invariant::StateMismatch,
@@ -249,6 +254,8 @@ impl Invariant {
         Invariant::ErrorSwallowed,
         Invariant::RetriedAfterError,
         Invariant::AckedAfterPoison,
+        Invariant::SnapshotReplayMismatch,
+        Invariant::SnapshotLeftover,
     ];
 
     /// A short, stable, kebab-case name.
@@ -272,6 +279,8 @@ impl Invariant {
             Invariant::ErrorSwallowed => "error-swallowed",
             Invariant::RetriedAfterError => "retried-after-error",
             Invariant::AckedAfterPoison => "acked-after-poison",
+            Invariant::SnapshotReplayMismatch => "snapshot-replay-mismatch",
+            Invariant::SnapshotLeftover => "snapshot-leftover",
         }
     }
 

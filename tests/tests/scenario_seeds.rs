@@ -41,6 +41,26 @@ fn torn_tail() {
 }
 
 #[test]
+fn snapshot_suffix_replay() {
+    check("snapshot_suffix_replay");
+}
+
+#[test]
+fn rotation_snapshots() {
+    check("rotation_snapshots");
+}
+
+#[test]
+fn crash_during_snapshot() {
+    check("crash_during_snapshot");
+}
+
+#[test]
+fn incremental_snapshots() {
+    check("incremental_snapshots");
+}
+
+#[test]
 fn mvcc_reads() {
     check("mvcc_reads");
 }
@@ -56,9 +76,19 @@ fn the_registry_holds_every_built_in_scenario_once() {
     let names: Vec<&str> = registry.all().iter().map(|s| s.name()).collect();
     assert_eq!(
         names,
-        ["bootstrap_from_history", "poisoned_writes", "torn_tail", "mvcc_reads", "swarm"]
+        [
+            "bootstrap_from_history",
+            "poisoned_writes",
+            "torn_tail",
+            "snapshot_suffix_replay",
+            "rotation_snapshots",
+            "crash_during_snapshot",
+            "incremental_snapshots",
+            "mvcc_reads",
+            "swarm"
+        ]
     );
     assert_eq!(registry.select("torn,mvcc").unwrap().len(), 2);
-    assert_eq!(registry.select("all").unwrap().len(), 5);
+    assert_eq!(registry.select("all").unwrap().len(), 9);
     assert!(registry.select("nope").unwrap_err().contains("no scenario matches"));
 }

@@ -5,7 +5,8 @@
 //!   `fsync`, which then "succeeds" although the data was dropped
 //!   (PostgreSQL's fsyncgate). Shrinking a failing seed must keep a
 //!   schedule with fewer fault decisions that still fails;
-//! - exhausting `bootstrap_from_history` visits every crash point.
+//! - exhausting `bootstrap_from_history` and `snapshot_suffix_replay`
+//!   visits every crash point.
 
 use std::io;
 use std::path::Path;
@@ -210,4 +211,17 @@ fn exhaust_visits_every_crash_point_of_the_bootstrap_scenario() {
         result.failures.iter().map(faultline_scenarios::report::failure_text).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     eprintln!("bootstrap_from_history seed=3: {} crash points, all visited", result.crash_points);
+}
+
+#[test]
+fn exhaust_visits_every_crash_point_of_a_snapshot_scenario() {
+    let registry = Registry::builtin();
+    let scenario = registry.get("snapshot_suffix_replay").unwrap();
+    let result = exhaust(scenario.as_ref(), Seed(3), &[CrashMode::PowerLoss], 2, &mut |_, _| {});
+    assert!(result.crash_points > 20, "snapshots add crash points: {}", result.crash_points);
+    assert_eq!(result.visited, result.crash_points, "every crash point was reached");
+    let failures: Vec<String> =
+        result.failures.iter().map(faultline_scenarios::report::failure_text).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    eprintln!("snapshot_suffix_replay seed=3: {} crash points, all visited", result.crash_points);
 }

@@ -453,7 +453,7 @@ impl<'a> Driver<'a> {
         for attempt in 0..attempts_max {
             let faults = self.plan.recovery_faults && attempt + 1 < attempts_max;
             let fs = self.engine_fs();
-            let errors_before = {
+            let faults_before = {
                 let mut world = self.shared.borrow_mut();
                 world.event(format!(
                     "open attempt={attempt} faults={}",
@@ -462,7 +462,10 @@ impl<'a> Driver<'a> {
                 if let Some(sim) = &world.sim {
                     sim.set_faults_enabled(faults);
                 }
-                world.tap.lock().errors
+                // Faults that fired so far: an open that fails after one
+                // fired during it failed on an injected fault. (Not I/O
+                // errors: an open meets ordinary ones, NotFound probes.)
+                world.tap.lock().counts.total()
             };
             let result = panics::catch(|| {
                 Database::open(Arc::clone(&fs), &self.root, self.plan.options.clone())
@@ -480,7 +483,7 @@ impl<'a> Driver<'a> {
             }
             match result {
                 Ok(Ok((db, report))) => return Some((db, report, fs)),
-                Ok(Err(error)) if world.tap.lock().errors > errors_before => {
+                Ok(Err(error)) if world.tap.lock().counts.total() > faults_before => {
                     world.event(format!("open failed on an injected fault: {error}"));
                     world.go_down("open-failed");
                     drop(world);

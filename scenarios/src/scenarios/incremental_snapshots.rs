@@ -1,0 +1,63 @@
+//! `incremental_snapshots`: long incremental chains (a full snapshot, then
+//! incrementals that write only changed pages and refer to the rest, then a
+//! compaction when the chain reaches its bound), with fsync errors, short
+//! writes and torn writes aimed at snapshot persists as much as at the log.
+//! Every recovery must equal a full replay where one is possible.
+
+use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
+use rand::RngExt;
+
+use super::snapshotting::{SnapshotTask, check_recovery};
+use crate::model::Violation;
+use crate::scenario::{EngineTask, Plan, RecoveryContext, Scenario, draw_crashes, draw_options};
+use crate::workload::WorkloadShape;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct IncrementalSnapshots;
+
+impl Scenario for IncrementalSnapshots {
+    fn name(&self) -> &str {
+        "incremental_snapshots"
+    }
+
+    fn summary(&self) -> &str {
+        "incremental chains and their compaction under write, fsync and torn-write faults"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut options = draw_options(&mut rng);
+        options.snapshots.every_txs = rng.random_range(2..=8);
+        options.snapshots.chain_max = rng.random_range(2..=6);
+        options.snapshots.retain = rng.random_range(2..=4);
+        options.snapshots.remove_old_segments = rng.random_bool(0.3);
+        let workload = WorkloadShape {
+            clients: rng.random_range(1..=3),
+            txs_per_client: rng.random_range(15..=35),
+            ..WorkloadShape::default()
+        };
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=2), 500, 250, 0.5);
+        let faults = FaultConfig::none()
+            .with(FaultClass::FsyncError, 0.004)
+            .with(FaultClass::ShortWrite, 0.004)
+            .with(FaultClass::TornWrite, 0.5);
+        Plan {
+            options,
+            faults,
+            incarnations: crashes.len() + 1,
+            crashes,
+            workload,
+            ..Plan::default()
+        }
+    }
+
+    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
+        vec![Box::new(SnapshotTask { interval_ms_max: 8 })]
+    }
+
+    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
+        check_recovery(context)
+    }
+}

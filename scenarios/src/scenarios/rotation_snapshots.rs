@@ -1,0 +1,63 @@
+//! `rotation_snapshots`: small segments, so the log rotates often, and a
+//! snapshot after every rotation (the every-N policy is out of reach);
+//! retention keeps one or two snapshots and the segments below the oldest
+//! are removed, so recovery must come from a snapshot. Crashes at random
+//! times and mutation points, torn writes at power loss.
+
+use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
+use rand::RngExt;
+
+use super::snapshotting::{SnapshotTask, check_recovery};
+use crate::model::Violation;
+use crate::scenario::{
+    EngineTask, Plan, RecoveryContext, Scenario, draw_crashes, draw_options, pick,
+};
+use crate::workload::WorkloadShape;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct RotationSnapshots;
+
+impl Scenario for RotationSnapshots {
+    fn name(&self) -> &str {
+        "rotation_snapshots"
+    }
+
+    fn summary(&self) -> &str {
+        "a snapshot on every segment rotation; old segments removed behind durable snapshots"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut options = draw_options(&mut rng);
+        options.log.max_segment_size = *pick(&mut rng, &[4 << 10, 6 << 10, 8 << 10]);
+        options.snapshots.every_txs = 1_000_000;
+        options.snapshots.on_rotation = true;
+        options.snapshots.retain = rng.random_range(1..=2);
+        options.snapshots.chain_max = rng.random_range(0..=3);
+        options.snapshots.remove_old_segments = true;
+        let workload = WorkloadShape {
+            clients: rng.random_range(1..=3),
+            txs_per_client: rng.random_range(20..=40),
+            ..WorkloadShape::default()
+        };
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=3), 600, 250, 0.6);
+        Plan {
+            options,
+            faults: FaultConfig::none().with(FaultClass::TornWrite, 0.5),
+            incarnations: crashes.len() + 1,
+            crashes,
+            workload,
+            ..Plan::default()
+        }
+    }
+
+    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
+        vec![Box::new(SnapshotTask { interval_ms_max: 10 })]
+    }
+
+    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
+        check_recovery(context)
+    }
+}

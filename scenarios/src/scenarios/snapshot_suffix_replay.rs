@@ -1,0 +1,60 @@
+//! `snapshot_suffix_replay`: snapshots every few transactions while clients
+//! commit; crashes at random times and mutation points. Every recovery
+//! restores the newest valid snapshot and replays the log suffix, and must
+//! equal a replay of the whole log (kept whole here: old segments are never
+//! removed) as well as the model.
+
+use faultline_sim::{FaultConfig, Seed, Stream};
+use rand::RngExt;
+
+use super::snapshotting::{SnapshotTask, check_recovery};
+use crate::model::Violation;
+use crate::scenario::{EngineTask, Plan, RecoveryContext, Scenario, draw_crashes, draw_options};
+use crate::workload::WorkloadShape;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct SnapshotSuffixReplay;
+
+impl Scenario for SnapshotSuffixReplay {
+    fn name(&self) -> &str {
+        "snapshot_suffix_replay"
+    }
+
+    fn summary(&self) -> &str {
+        "restore the newest snapshot + replay the suffix = replay of the whole log = the model"
+    }
+
+    fn plan(&self, seed: Seed) -> Plan {
+        let mut rng = seed.rng(Stream::Workload);
+        let mut options = draw_options(&mut rng);
+        options.snapshots.every_txs = rng.random_range(3..=20);
+        options.snapshots.on_rotation = rng.random_bool(0.5);
+        options.snapshots.chain_max = rng.random_range(0..=4);
+        options.snapshots.retain = rng.random_range(1..=3);
+        options.snapshots.remove_old_segments = false;
+        let workload = WorkloadShape {
+            clients: rng.random_range(1..=3),
+            txs_per_client: rng.random_range(10..=30),
+            ..WorkloadShape::default()
+        };
+        let mut crash_rng = seed.rng(Stream::CrashPoints);
+        let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=3), 400, 200, 0.5);
+        Plan {
+            options,
+            faults: FaultConfig::none(),
+            incarnations: crashes.len() + 1,
+            crashes,
+            workload,
+            ..Plan::default()
+        }
+    }
+
+    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
+        vec![Box::new(SnapshotTask { interval_ms_max: 20 })]
+    }
+
+    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
+        check_recovery(context)
+    }
+}
