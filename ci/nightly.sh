@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The nightly job, with a time budget:
+#   1. a sweep of every scenario with --check-determinism for SWEEP_SECONDS
+#      (default 1800), results in results/nightly.{json,xml};
+#   2. each fuzz target for FUZZ_SECONDS (default 600), crashes kept in
+#      fuzz/artifacts/ (cargo-fuzz and a nightly toolchain are needed;
+#      cargo-fuzz is installed if missing).
+#
+#   SWEEP_SECONDS=60 FUZZ_SECONDS=30 ci/nightly.sh      a quick run
+#
+# Failing seeds are appended to tests/regressions/ by the sweep; a CI system
+# collects results/, fuzz/artifacts/ and tests/regressions/. Exit 1 if the
+# sweep failed or a fuzz target found a crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sweep_seconds="${SWEEP_SECONDS:-1800}"
+fuzz_seconds="${FUZZ_SECONDS:-600}"
+mkdir -p results
+status=0
+
+if [ "$sweep_seconds" -gt 0 ]; then
+  cargo build --release -p faultline-scenarios --bin faultline
+  target/release/faultline run --time "$sweep_seconds" --check-determinism \
+    --format json --output results/nightly.json || status=1
+  python3 ci/results.py junit results/nightly.json > results/nightly.xml
+  python3 ci/results.py summary results/nightly.json || status=1
+fi
+
+if [ "$fuzz_seconds" -gt 0 ]; then
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+  for target in $(cargo +nightly fuzz list); do
+    mkdir -p "fuzz/target/work-corpus/$target"
+    if ! cargo +nightly fuzz run "$target" "fuzz/target/work-corpus/$target" "fuzz/corpus/$target" \
+        -- -max_total_time="$fuzz_seconds" -print_final_stats=1 > "results/fuzz-$target.log" 2>&1; then
+      echo "fuzz target $target found a crash: see results/fuzz-$target.log and fuzz/artifacts/$target/" >&2
+      status=1
+    fi
+    grep -E "^Done" "results/fuzz-$target.log" | sed "s/^/fuzz $target: /" || true
+  done
+fi
+exit "$status"
