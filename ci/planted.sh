@@ -48,15 +48,15 @@ import json, sys
 failures = json.load(open(sys.argv[1]))["failures"]
 if failures:
     f = failures[0]
-    print(f["scenario"], f["kind"], f["detail"].split(":")[0].split(" ")[0])
+    print(f["scenario"], f["kind"])
 ' "$out")"
     [ -n "$found" ] && break
     first=$(( first + 10 ))
   done
   elapsed=$(( $(date +%s) - start ))
   if [ -n "$found" ]; then
-    read -r scenario kind invariant <<< "$found"
-    printf '%-36s %-8s %-24s %-28s %8s %8s\n' "$name" yes "$scenario" "$kind/$invariant" "$seeds" "$elapsed"
+    read -r scenario kind <<< "$found"
+    printf '%-36s %-8s %-24s %-28s %8s %8s\n' "$name" yes "$scenario" "$kind" "$seeds" "$elapsed"
   else
     printf '%-36s %-8s %-24s %-28s %8s %8s\n' "$name" NO - - "$seeds" "$elapsed"
     all_caught=1

@@ -1,7 +1,9 @@
 //! `incremental_snapshots`: long incremental chains (a full snapshot, then
 //! incrementals that write only changed pages and refer to the rest, then a
 //! compaction when the chain reaches its bound), with fsync errors, short
-//! writes and torn writes aimed at snapshot persists as much as at the log.
+//! writes and torn writes aimed at snapshot persists as much as at the log,
+//! and for half the seeds bit flips on read, which hit the snapshot files
+//! an open reads.
 //! Every recovery must equal a full replay where one is possible.
 
 use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
@@ -39,10 +41,14 @@ impl Scenario for IncrementalSnapshots {
         };
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=2), 500, 250, 0.5);
+        // Half the seeds also flip bits on read (a latent sector error): the
+        // snapshot files read at open must be checked, never trusted.
+        let bit_flips = if rng.random_bool(0.5) { 0.02 } else { 0.0 };
         let faults = FaultConfig::none()
             .with(FaultClass::FsyncError, 0.004)
             .with(FaultClass::ShortWrite, 0.004)
-            .with(FaultClass::TornWrite, 0.5);
+            .with(FaultClass::TornWrite, 0.5)
+            .with(FaultClass::ReadBitFlip, bit_flips);
         Plan {
             options,
             faults,

@@ -74,7 +74,8 @@ pub(crate) fn check_recovery(context: &RecoveryContext<'_>) -> Result<(), Violat
     Ok(())
 }
 
-/// Replays the whole log from the seed tables, if it still starts at 0.
+/// Replays the whole log from the seed tables, if it still starts at 0 and
+/// reads back whole.
 fn replay_whole_log(db: &Database) -> Result<Option<CommittedState>, Violation> {
     let starts_at_zero = db.log().segments().first().is_none_or(|s| s.min_tx_offset == 0);
     if !starts_at_zero {
@@ -83,7 +84,9 @@ fn replay_whole_log(db: &Database) -> Result<Option<CommittedState>, Violation> 
     let broken = |what: String| Violation::new(Invariant::StateCheck, what);
     let mut datastore = Datastore::new(CommittedState::seed(), 1);
     for transaction in db.log().transactions_from(0) {
-        let transaction = transaction.map_err(|e| broken(format!("reading the log back: {e}")))?;
+        // The open verified the log; a read that fails now met a fault the
+        // scenario injects on reads (a flipped bit): no comparison then.
+        let Ok(transaction) = transaction else { return Ok(None) };
         let mutations = decode_tx(&transaction.bytes)
             .map_err(|e| broken(format!("offset={}: {e}", transaction.tx_offset)))?;
         datastore
