@@ -205,9 +205,16 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, column: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len()).ok_or(
-            DecodeError::Truncated { at: self.at, wanted: n, reason: format!("column={column}") },
-        )?;
+        // ok_or_else: the error's text is built only when there is an error
+        // (this is on every column of every row decoded).
+        let end =
+            self.at.checked_add(n).filter(|end| *end <= self.bytes.len()).ok_or_else(|| {
+                DecodeError::Truncated {
+                    at: self.at,
+                    wanted: n,
+                    reason: format!("column={column}"),
+                }
+            })?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
