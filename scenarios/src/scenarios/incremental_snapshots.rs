@@ -24,7 +24,7 @@ impl Scenario for IncrementalSnapshots {
     }
 
     fn summary(&self) -> &str {
-        "incremental chains and their compaction under write, fsync and torn-write faults"
+        "incremental chains and their compaction under write, fsync, torn-write and read bit-flip faults"
     }
 
     fn plan(&self, seed: Seed) -> Plan {
