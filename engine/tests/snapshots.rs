@@ -395,3 +395,35 @@ fn power_loss_at_every_operation_of_a_step_that_removes_segments_never_opens_a_g
         assert_eq!(&db.latest().dump(), model, "k={k}");
     }
 }
+
+#[test]
+fn after_every_snapshot_no_segment_wholly_below_the_oldest_retained_one_is_left() {
+    // A snapshot after every transaction, two kept: at each rotation the
+    // oldest kept snapshot sits exactly at the end of the sealed segment,
+    // the boundary where an off-by-one would keep (or remove) one too many.
+    // Full snapshots only, so the kept ones are exactly the newest two.
+    let fs = sim_fs(8);
+    let mut options = options(1, 0);
+    options.snapshots.retain = 2;
+    let mut db = with_accounts(&fs, &options);
+    let mut rotations_checked = 0;
+    for id in 0..400 {
+        let rotations = db.rotations();
+        insert_and_step(&mut db, id);
+        let oldest = db.snapshots().list().unwrap()[0];
+        let segments = db.log().segments();
+        assert!(
+            segments[0].min_tx_offset <= oldest + 1,
+            "history after the oldest snapshot is kept"
+        );
+        if segments.len() >= 2 {
+            assert!(
+                segments[1].min_tx_offset > oldest + 1,
+                "segment {:?} holds only offsets up to the oldest snapshot {oldest}",
+                segments[0]
+            );
+        }
+        rotations_checked += u64::from(db.rotations() > rotations);
+    }
+    assert!(rotations_checked >= 3, "{rotations_checked}");
+}
