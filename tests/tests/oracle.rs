@@ -4,58 +4,20 @@
 //! a lying fsync only to consistency, not durability.
 
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 
-use faultline_engine::fs::{DirEntry, File, Fs};
+use faultline_engine::fs::{File, Fs};
 use faultline_scenarios::{FailureKind, Invariant, Plan, RunConfig, Scenario, report, run};
 use faultline_sim::{FaultClass, FaultConfig, Seed};
+use faultline_tests::broken_fs::{Breakage, BrokenFs};
 
 /// An `Fs` whose files never sync their data (and say they did).
+/// A broken engine's files: fsync does nothing.
 #[derive(Debug)]
-struct NoSyncFs(Arc<dyn Fs>);
+struct SkipFsync;
 
-#[derive(Debug)]
-struct NoSyncFile(Box<dyn File>);
-
-impl Fs for NoSyncFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        Ok(Box::new(NoSyncFile(self.0.create(path)?)))
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        Ok(Box::new(NoSyncFile(self.0.open(path)?)))
-    }
-    fn create_dir(&self, path: &Path) -> io::Result<()> {
-        self.0.create_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.0.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.0.remove(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
-        self.0.list_dir(dir)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(dir)
-    }
-}
-
-impl File for NoSyncFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_at(buf, offset)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
+impl Breakage for SkipFsync {
+    fn sync_data(&self, _file: &dyn File) -> io::Result<()> {
         Ok(())
     }
 }
@@ -77,7 +39,7 @@ impl Scenario for NoSync {
     }
 
     fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
-        Arc::new(NoSyncFs(fs))
+        Arc::new(BrokenFs::new(fs, SkipFsync))
     }
 }
 
@@ -139,53 +101,16 @@ fn a_lying_fsync_is_held_to_consistency_not_durability() {
 /// An `Fs` whose files, after a failed write, look at the file again
 /// before reporting the failure: the engine poisons, but not before the
 /// disk was touched again.
+/// A broken engine's files: after a failed write it looks at the file
+/// again (a retry in disguise).
 #[derive(Debug)]
-struct PeekingFs(Arc<dyn Fs>);
+struct PeekAfterFailure;
 
-#[derive(Debug)]
-struct PeekingFile(Box<dyn File>);
-
-impl Fs for PeekingFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        Ok(Box::new(PeekingFile(self.0.create(path)?)))
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        Ok(Box::new(PeekingFile(self.0.open(path)?)))
-    }
-    fn create_dir(&self, path: &Path) -> io::Result<()> {
-        self.0.create_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.0.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.0.remove(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
-        self.0.list_dir(dir)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(dir)
-    }
-}
-
-impl File for PeekingFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_at(buf, offset).inspect_err(|_| {
-            let _ = self.0.len();
+impl Breakage for PeekAfterFailure {
+    fn write_at(&self, file: &dyn File, buf: &[u8], offset: u64) -> io::Result<()> {
+        file.write_at(buf, offset).inspect_err(|_| {
+            let _ = file.len();
         })
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
     }
 }
 
@@ -210,7 +135,7 @@ impl Scenario for Peeking {
     }
 
     fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
-        Arc::new(PeekingFs(fs))
+        Arc::new(BrokenFs::new(fs, PeekAfterFailure))
     }
 }
 

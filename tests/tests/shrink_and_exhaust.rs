@@ -9,62 +9,23 @@
 //!   visits every crash point.
 
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 
-use faultline_engine::fs::{DirEntry, File, Fs};
+use faultline_engine::fs::{File, Fs};
 use faultline_scenarios::{
     Decision, PinnedFault, Plan, Registry, RunConfig, RunMode, Scenario, draw_crashes,
     draw_options, exhaust, run, shrink,
 };
 use faultline_sim::{CrashMode, FaultClass, FaultConfig, Seed, Stream};
+use faultline_tests::broken_fs::{Breakage, BrokenFs};
 
-/// An `Fs` whose files retry a failed `sync_data` once.
+/// Files that retry a failed `sync_data` once.
 #[derive(Debug)]
-struct RetryingFs(Arc<dyn Fs>);
+struct RetryFsync;
 
-#[derive(Debug)]
-struct RetryingFile(Box<dyn File>);
-
-impl Fs for RetryingFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        Ok(Box::new(RetryingFile(self.0.create(path)?)))
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        Ok(Box::new(RetryingFile(self.0.open(path)?)))
-    }
-    fn create_dir(&self, path: &Path) -> io::Result<()> {
-        self.0.create_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.0.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.0.remove(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
-        self.0.list_dir(dir)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(dir)
-    }
-}
-
-impl File for RetryingFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_at(buf, offset)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data().or_else(|_| self.0.sync_data())
+impl Breakage for RetryFsync {
+    fn sync_data(&self, file: &dyn File) -> io::Result<()> {
+        file.sync_data().or_else(|_| file.sync_data())
     }
 }
 
@@ -98,7 +59,7 @@ impl Scenario for RetryingFsync {
     }
 
     fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
-        Arc::new(RetryingFs(fs))
+        Arc::new(BrokenFs::new(fs, RetryFsync))
     }
 }
 
