@@ -8,8 +8,9 @@ mod dbtest;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use dbtest::{account, account_columns, open, sim_fs};
+use dbtest::{FailingDirSync, account, account_columns, open, sim_fs};
 use faultline_engine::datastore::Row;
 use faultline_engine::fs::Fs;
 use faultline_engine::snapshot::{SnapshotKind, snapshot_dir_name};
@@ -426,4 +427,80 @@ fn after_every_snapshot_no_segment_wholly_below_the_oldest_retained_one_is_left(
         rotations_checked += u64::from(db.rotations() > rotations);
     }
     assert!(rotations_checked >= 3, "{rotations_checked}");
+}
+
+/// Opens `/db` on `fs` with the `accounts` table created and durable.
+fn with_accounts_on(fs: Arc<dyn Fs>, options: &Options) -> Database {
+    let (mut db, _) = Database::open(fs, Path::new(dbtest::ROOT), options.clone()).unwrap();
+    let mut tx = db.begin();
+    tx.create_table("accounts", account_columns()).unwrap();
+    db.commit(tx).unwrap();
+    db.durability_step();
+    db
+}
+
+/// A persist whose last step (syncing `snapshots/` after the rename) fails
+/// leaves a whole snapshot of unknown durability under its final name: the
+/// next step writes that offset anew instead of failing on the rename, and
+/// an open after a power loss restores it.
+#[test]
+fn a_snapshot_whose_directory_sync_failed_is_written_again() {
+    let sim = sim_fs(11);
+    let fs = FailingDirSync::new(sim.clone(), "/db/snapshots");
+    let mut options = options(5, 8);
+    options.snapshots.on_rotation = false;
+    let mut db = with_accounts_on(fs.clone(), &options);
+    for id in 0..3 {
+        assert_eq!(insert_and_step(&mut db, id), None, "offsets 2..=4: no snapshot due");
+    }
+    fs.arm();
+    let mut tx = db.begin();
+    tx.insert("accounts", account(3)).unwrap();
+    assert_eq!(db.commit(tx).unwrap(), 5);
+    db.durability_step();
+    let error = db.snapshot_step().unwrap_err().to_string();
+    assert_eq!(fs.injected(), 1, "the sync of snapshots/ failed once");
+    assert!(error.contains("op=sync-dir path=/db/snapshots"), "{error}");
+    assert!(snapshot_entries(&sim).contains(&snapshot_dir_name(5)), "renamed before the sync");
+    assert_eq!(db.snapshot_step().unwrap(), Some(5), "the same offset, written again");
+    assert_eq!(db.last_snapshot().map(|m| m.offset), Some(5));
+    let latest = db.latest().dump();
+    drop(db);
+    sim.crash(CrashMode::PowerLoss);
+    let sim = sim.reopen();
+    let (db, report) = open(&sim, options.clone()).unwrap();
+    assert_eq!(report.restored_from, Some(5));
+    assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
+    assert_eq!(db.latest().dump(), latest);
+}
+
+/// A compaction that fails leaves the incremental it was folding as the
+/// last snapshot: the next step neither writes that offset again nor
+/// builds on the incremental's parent, and an open restores it.
+#[test]
+fn a_failed_compaction_keeps_the_snapshot_it_was_compacting() {
+    let sim = sim_fs(12);
+    let fs = FailingDirSync::new(sim.clone(), &format!("/db/snapshots/{}", snapshot_dir_name(10)));
+    let mut options = options(5, 1);
+    options.snapshots.on_rotation = false;
+    let mut db = with_accounts_on(fs.clone(), &options);
+    let taken: Vec<u64> = (0..8).filter_map(|id| insert_and_step(&mut db, id)).collect();
+    assert_eq!(taken, vec![5], "a full snapshot at 5; offsets 2..=9 committed");
+    fs.arm();
+    let mut tx = db.begin();
+    tx.insert("accounts", account(8)).unwrap();
+    assert_eq!(db.commit(tx).unwrap(), 10);
+    db.durability_step();
+    let error = db.snapshot_step().unwrap_err().to_string();
+    assert_eq!(fs.injected(), 1, "the compaction's directory sync failed once");
+    assert!(error.contains(&snapshot_dir_name(10)), "{error}");
+    let last = db.last_snapshot().expect("the incremental at 10 stands");
+    assert_eq!((last.offset, last.kind, last.chain_len), (10, SnapshotKind::Incremental, 1));
+    assert_eq!(db.snapshot_step().unwrap(), None, "nothing is due at offset 10 any more");
+    let latest = db.latest().dump();
+    drop(db);
+    let (db, report) = open(&sim, options.clone()).unwrap();
+    assert_eq!(report.restored_from, Some(10));
+    assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
+    assert_eq!(db.latest().dump(), latest);
 }

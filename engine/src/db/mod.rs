@@ -330,6 +330,10 @@ impl Database {
     /// reached `chain_max`, prunes beyond `retain`, and removes log
     /// segments wholly below the oldest retained snapshot (which is
     /// durable: persist synced it).
+    ///
+    /// The snapshot is recorded before the compaction: if that fails, the
+    /// (uncompacted) snapshot still stands, so the next job neither writes
+    /// the same offset again nor builds on an older parent.
     pub fn finish_snapshot(
         &mut self,
         manifest: Manifest,
@@ -337,12 +341,12 @@ impl Database {
     ) -> Result<(), SnapshotError> {
         self.rotations_snapshotted = self.rotations_snapshotted.max(rotations);
         let chain_max = self.options.snapshots.chain_max;
-        let manifest = if chain_max > 0 && manifest.chain_len >= chain_max {
-            self.store.compact(manifest.offset)?
-        } else {
-            manifest
-        };
+        let compact = chain_max > 0 && manifest.chain_len >= chain_max;
+        let offset = manifest.offset;
         self.last_snapshot = Some(manifest);
+        if compact {
+            self.last_snapshot = Some(self.store.compact(offset)?);
+        }
         let oldest = self.store.prune(self.options.snapshots.retain)?;
         if let (true, Some(oldest)) = (self.options.snapshots.remove_old_segments, oldest) {
             let log_dir = self.log.dir().to_owned();

@@ -164,9 +164,21 @@ impl SnapshotStore {
         assert!(parent.is_none_or(|p| p.offset < offset), "snapshots move forward");
         let parent = parent.filter(|p| p.chain_len < chain_max);
         let kind = if parent.is_some() { SnapshotKind::Incremental } else { SnapshotKind::Full };
-        let tmp = self.dir.join(format!("{}{TMP_SUFFIX}", snapshot_dir_name(offset)));
-        if self.fs.list_dir(&tmp).is_ok() {
+        let name = snapshot_dir_name(offset);
+        let tmp_name = format!("{name}{TMP_SUFFIX}");
+        let (tmp, path) = (self.dir.join(&tmp_name), self.dir.join(&name));
+        let entries = self.fs.list_dir(&self.dir).map_err(io_error("list-dir", &self.dir))?;
+        if entries.iter().any(|e| e.name == tmp_name) {
             self.remove_dir(&tmp)?; // left by an earlier failed attempt
+        }
+        if entries.iter().any(|e| e.name == name) {
+            // An earlier attempt at this offset failed after its rename (the
+            // directory sync failed): its durability is unknown, and the
+            // rename below needs the name. Nothing relies on it yet (log
+            // segments go only after a snapshot finished), so write it anew.
+            tracing::info!(snapshot = %path.display(), "replacing an unfinished snapshot");
+            self.remove_dir(&path)?;
+            self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
         }
         self.fs.create_dir(&tmp).map_err(io_error("create-dir", &tmp))?;
         let mut tables = Vec::new();
@@ -182,7 +194,6 @@ impl SnapshotStore {
         };
         write_file(self.fs.as_ref(), &tmp.join(MANIFEST), &encode_manifest(&manifest))?;
         self.fs.sync_dir(&tmp).map_err(io_error("sync-dir", &tmp))?;
-        let path = self.snapshot_path(offset);
         self.fs.rename(&tmp, &path).map_err(io_error("rename", &tmp))?;
         self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
         tracing::info!(snapshot = %path.display(), ?kind, "snapshot persisted");

@@ -1,11 +1,13 @@
 //! Helpers shared by the database tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use faultline_engine::datastore::{ColumnDef, ColumnType, Row, Value};
-use faultline_engine::fs::Fs;
+use faultline_engine::fs::{DirEntry, File, Fs};
 use faultline_engine::{Database, OpenError, OpenReport, Options};
 use faultline_sim::{FaultConfig, Seed, SimFs};
 
@@ -95,4 +97,66 @@ fn quiet_poison_panics() {
             }
         }));
     });
+}
+
+/// A `SimFs` whose next `sync_dir` of one directory fails with EIO once
+/// armed, without syncing anything (SimFs leaves the entry operations of a
+/// directory pending after a failed sync, too). Counts what it injected.
+#[derive(Debug)]
+pub struct FailingDirSync {
+    sim: SimFs,
+    dir: PathBuf,
+    armed: AtomicBool,
+    injected: AtomicU64,
+}
+
+impl FailingDirSync {
+    /// Wraps `sim`; nothing fails until [`FailingDirSync::arm`].
+    pub fn new(sim: SimFs, dir: &str) -> Arc<Self> {
+        let dir = PathBuf::from(dir);
+        Arc::new(FailingDirSync {
+            sim,
+            dir,
+            armed: AtomicBool::new(false),
+            injected: AtomicU64::new(0),
+        })
+    }
+
+    /// Makes the next `sync_dir` of the directory fail.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// How many syncs failed so far.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+}
+
+impl Fs for FailingDirSync {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        self.sim.create(path)
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
+        self.sim.open(path)
+    }
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        self.sim.create_dir(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.sim.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.sim.remove(path)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        self.sim.list_dir(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        if dir == self.dir && self.armed.swap(false, Ordering::SeqCst) {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            return Err(io::Error::other("injected sync-dir failure"));
+        }
+        self.sim.sync_dir(dir)
+    }
 }
