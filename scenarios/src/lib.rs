@@ -49,7 +49,7 @@ pub use outcome::{Failure, FailureKind, Outcome, RunReport, RunStats, repro_comm
 pub use panics::POISON_PREFIX;
 pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
 pub use scenario::{
-    EngineTask, Plan, PlannedCrash, RecoveryContext, Registry, Scenario, draw_crashes,
+    EngineTask, Plan, PlannedCrash, RecoveryContext, Registry, Scenario, TaskStep, draw_crashes,
     draw_options, first_open_mutations, pick,
 };
 pub use schedule::{CrashTrigger, Decision, PinnedFault, Schedule, crash_mode_name};

@@ -231,11 +231,17 @@ pub enum Invariant {
     SnapshotReplayMismatch,
     /// An interrupted snapshot (`*.tmp`) survived a recovery.
     SnapshotLeftover,
+    /// Open set a snapshot aside although no fault damaged durable bytes
+    /// or voided durability: the engine wrote a snapshot it cannot read.
+    SnapshotRejected,
+    /// A background engine job (a snapshot) failed although no fault fired
+    /// and no crash struck during it.
+    FailedWithoutFault,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 20] = [
+    pub const ALL: [Invariant; 22] = [
         Invariant::AckedLost,
         Invariant::BeyondSubmitted,
         Invariant::StateMismatch,
@@ -256,6 +262,8 @@ impl Invariant {
         Invariant::AckedAfterPoison,
         Invariant::SnapshotReplayMismatch,
         Invariant::SnapshotLeftover,
+        Invariant::SnapshotRejected,
+        Invariant::FailedWithoutFault,
     ];
 
     /// A short, stable, kebab-case name.
@@ -281,6 +289,8 @@ impl Invariant {
             Invariant::AckedAfterPoison => "acked-after-poison",
             Invariant::SnapshotReplayMismatch => "snapshot-replay-mismatch",
             Invariant::SnapshotLeftover => "snapshot-leftover",
+            Invariant::SnapshotRejected => "snapshot-rejected",
+            Invariant::FailedWithoutFault => "failed-without-fault",
         }
     }
 

@@ -147,10 +147,23 @@ pub trait EngineTask {
     /// The simulated pause before the next step.
     fn interval(&mut self, rng: &mut SimRng) -> Duration;
 
-    /// One step. Returns a line for the trace, if the step did something.
-    /// A poisoned-write panic inside it is a crash, like one in a
-    /// durability step; any other panic is a finding.
-    fn step(&mut self, db: &mut Database) -> Result<Option<String>, Violation>;
+    /// One step. A poisoned-write panic inside it is a crash, like one in
+    /// a durability step; any other panic is a finding.
+    fn step(&mut self, db: &mut Database) -> Result<TaskStep, Violation>;
+}
+
+/// What one step of an [`EngineTask`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskStep {
+    /// Nothing was due.
+    Idle,
+    /// It did something; the line goes to the trace.
+    Done(String),
+    /// It returned an error (the line says which). The runner judges it: a
+    /// failure is expected only if a fault fired or a crash struck during
+    /// the step; otherwise it is the finding
+    /// [`Invariant::FailedWithoutFault`](crate::Invariant::FailedWithoutFault).
+    Failed(String),
 }
 
 /// A scenario: see the module documentation.

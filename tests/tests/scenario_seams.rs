@@ -9,7 +9,7 @@ use std::time::Duration;
 use faultline_engine::Database;
 use faultline_scenarios::{
     EngineTask, FailureKind, Invariant, Plan, PlannedCrash, RecoveryContext, RunConfig, Scenario,
-    Violation, run,
+    TaskStep, Violation, run,
 };
 use faultline_sim::{CrashMode, Seed, SimRng};
 
@@ -27,7 +27,7 @@ impl EngineTask for Watcher {
         Duration::from_millis(3)
     }
 
-    fn step(&mut self, db: &mut Database) -> Result<Option<String>, Violation> {
+    fn step(&mut self, db: &mut Database) -> Result<TaskStep, Violation> {
         self.steps.fetch_add(1, Ordering::SeqCst);
         let (durable, latest) = (db.durable_offset(), db.latest().offset());
         if durable > latest {
@@ -36,7 +36,7 @@ impl EngineTask for Watcher {
                 format!("{durable:?} > {latest:?}"),
             ));
         }
-        Ok(Some(format!("durable={durable:?} latest={latest:?}")))
+        Ok(TaskStep::Done(format!("durable={durable:?} latest={latest:?}")))
     }
 }
 

@@ -527,6 +527,13 @@ impl<'a> Driver<'a> {
             report.bootstrapped,
             report.restored_from
         ));
+        if !report.snapshots_rejected.is_empty() && !world.history_may_be_damaged() {
+            world.violated(Violation::new(
+                Invariant::SnapshotRejected,
+                report.snapshots_rejected.join("; "),
+            ));
+            return false;
+        }
         let (acked, submitted, rule) = (world.model.acked(), world.model.submitted(), world.rule());
         match panics::catch(|| world.model.recover(&db, rule)) {
             Ok(Ok(offset)) => world.event(format!(
@@ -692,12 +699,8 @@ impl<'a> Driver<'a> {
 
 /// Judges an open that refused the history.
 fn refused(world: &mut World, error: &OpenError) {
-    let (damaged, voided) = {
-        let tap = world.tap.lock();
-        (tap.damaged, tap.voided)
-    };
     let text = error.to_string();
-    if !(damaged || voided) {
+    if !world.history_may_be_damaged() {
         world.violated(Violation::new(Invariant::RefusedHealthyHistory, text));
     } else if names_place(error) {
         world.event(format!("refused a damaged history: {text}"));

@@ -15,7 +15,7 @@ use crate::model::{DurabilityRule, Invariant, Model, Violation, apply_to_tx};
 use crate::outcome::{Failure, FailureKind, RunStats};
 use crate::panics::{self, Caught};
 use crate::runtime;
-use crate::scenario::EngineTask;
+use crate::scenario::{EngineTask, TaskStep};
 use crate::schedule::{CrashTrigger, crash_mode_name};
 use crate::tap::{TapCore, TapState};
 use crate::trace::Trace;
@@ -156,6 +156,14 @@ impl World {
         } else {
             DurabilityRule::Durable
         }
+    }
+
+    /// Whether a fault damaged bytes that may have been durable or voided
+    /// the durability promise: only then may an open refuse the history or
+    /// pass over a snapshot.
+    pub(super) fn history_may_be_damaged(&self) -> bool {
+        let tap = self.tap.lock();
+        tap.damaged || tap.voided
     }
 
     /// Whether the simulated process is still alive.
@@ -387,13 +395,24 @@ impl World {
     /// One step of a scenario's engine task.
     pub(super) fn engine_task_step(&mut self, task: &mut dyn EngineTask) {
         let errors_before = self.tap.lock().errors;
+        let marks_before = self.fault_marks();
         let db = self.db();
         let durable_before = db.durable_offset();
         let result = panics::catch(|| task.step(db));
         self.sync_trace();
         match result {
-            Ok(Ok(Some(line))) => self.event(format!("{}: {line}", task.name())),
-            Ok(Ok(None)) => {}
+            Ok(Ok(TaskStep::Done(line))) => self.event(format!("{}: {line}", task.name())),
+            Ok(Ok(TaskStep::Idle)) => {}
+            Ok(Ok(TaskStep::Failed(line))) => {
+                if self.fault_marks() == marks_before && self.alive() && !self.tap.lock().damaged {
+                    self.violated(Violation::new(
+                        Invariant::FailedWithoutFault,
+                        format!("{}: {line}", task.name()),
+                    ));
+                } else {
+                    self.event(format!("{}: {line}", task.name()));
+                }
+            }
             Ok(Err(violation)) => self.violated(violation),
             Err(caught) if caught.is_poison() => {
                 self.poisoned(&caught, durable_before, errors_before);
@@ -403,6 +422,13 @@ impl World {
         if !self.alive() {
             self.crashed();
         }
+    }
+
+    /// Faults fired plus crashes seen so far: a step that failed while
+    /// this stayed put met no fault.
+    fn fault_marks(&self) -> u64 {
+        let tap = self.tap.lock();
+        tap.counts.total() + tap.crashes
     }
 
     /// Checks `read_at` at offsets chosen by `picks` against the model.

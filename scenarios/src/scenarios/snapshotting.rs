@@ -11,11 +11,12 @@ use faultline_sim::SimRng;
 use rand::RngExt;
 
 use crate::model::{Invariant, Violation};
-use crate::scenario::{EngineTask, RecoveryContext};
+use crate::scenario::{EngineTask, RecoveryContext, TaskStep};
 
 /// Calls `Database::snapshot_step` every few simulated milliseconds. A
-/// snapshot that fails (a crash or an injected fault during its persist) is
-/// traced, not judged: the recovery checks judge what it left behind.
+/// snapshot that fails is reported as such: the runner accepts it only if
+/// a fault fired or a crash struck during the step, and the recovery checks
+/// judge what it left behind.
 #[derive(Debug)]
 pub(crate) struct SnapshotTask {
     pub(crate) interval_ms_max: u64,
@@ -30,14 +31,14 @@ impl EngineTask for SnapshotTask {
         Duration::from_millis(rng.random_range(1..=self.interval_ms_max))
     }
 
-    fn step(&mut self, db: &mut Database) -> Result<Option<String>, Violation> {
+    fn step(&mut self, db: &mut Database) -> Result<TaskStep, Violation> {
         Ok(match db.snapshot_step() {
             Ok(Some(offset)) => {
                 let kind = db.last_snapshot().map(|m| format!("{:?}", m.kind)).unwrap_or_default();
-                Some(format!("snapshot offset={offset} kind={kind}"))
+                TaskStep::Done(format!("snapshot offset={offset} kind={kind}"))
             }
-            Ok(None) => None,
-            Err(error) => Some(format!("snapshot failed: {error}")),
+            Ok(None) => TaskStep::Idle,
+            Err(error) => TaskStep::Failed(format!("snapshot failed: {error}")),
         })
     }
 }
