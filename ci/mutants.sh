@@ -26,7 +26,7 @@ if [ "${1:-}" = "--list" ]; then
 fi
 
 status=0
-cargo mutants --package faultline-engine "${files[@]}" --timeout 300 --jobs 1 "$@" || status=$?
+cargo mutants --package faultline-engine "${files[@]}" --timeout 60 --build-timeout 300 --jobs 1 "$@" || status=$?
 # cargo-mutants: 0 all caught, 2 some missed, 3 some timed out; others are failures.
 case "$status" in 0|2|3) ;; *) echo "cargo-mutants failed: exit $status" >&2; exit 2 ;; esac
 
