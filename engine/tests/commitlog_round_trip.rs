@@ -258,6 +258,39 @@ fn open_creates_a_missing_log_directory_durably() {
 }
 
 #[test]
+fn a_log_directory_that_cannot_be_listed_is_an_error_naming_it() {
+    let fs = sim(5);
+    fs.create(&log_dir()).unwrap(); // a file where the directory should be
+    let error = open(&fs, &Options::default()).unwrap_err();
+    assert_eq!(error.to_string(), "io error: op=list-dir path=/db/log");
+    let OpenError::Io { source, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory);
+}
+
+#[test]
+fn the_log_reports_its_options_and_shape() {
+    let fs = sim(5);
+    let options = small(200);
+    let mut log = open(&fs, &options).unwrap();
+    assert_eq!(log.options(), &options);
+    for commit in &workload(5, 12, 3, 20) {
+        append(&mut log, commit);
+    }
+    log.sync();
+    let segments = log.segments().len();
+    assert!(segments >= 2, "the workload rotates: {segments}");
+    let debug = format!("{log:?}");
+    let expected = format!(
+        "Commitlog {{ dir: \"/db/log\", segments: {segments}, offset_next: {}, \
+         offset_flushed: {:?}, offset_durable: {:?}, poison: None, .. }}",
+        log.next_offset(),
+        log.flushed_offset(),
+        log.durable_offset()
+    );
+    assert_eq!(debug, expected);
+}
+
+#[test]
 fn rotation_tells_the_hook_after_the_new_segment_is_durable() {
     let fs = sim(6);
     let mut log = open(&fs, &small(200)).unwrap();

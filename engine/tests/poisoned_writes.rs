@@ -106,4 +106,10 @@ fn a_poisoned_log_refuses_to_go_on() {
     assert!(message.starts_with("commitlog poisoned:"), "{message}");
     assert_eq!(fs.fault_counts().get(FaultClass::FsyncError), 1);
     assert_eq!(db.durable_offset(), Some(0));
+    // The step took offset 2 off the queue but the log never got it: the
+    // database's own invariant check says so (it must be opened again).
+    let broken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.assert_invariants()))
+        .expect_err("a poisoned database fails its invariant check");
+    let broken = broken.downcast_ref::<String>().expect("an assert message");
+    assert!(broken.contains("with nothing queued, the log holds every commit"), "{broken}");
 }

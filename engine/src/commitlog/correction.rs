@@ -22,7 +22,7 @@
 //! error cannot be mistaken for a one-bit one of the same commit without
 //! also matching the stored checksum of a different, decodable commit.
 
-use super::commit::{CHECKSUM_LEN, COMMIT_HEADER_LEN, decode_commit};
+use super::commit::{CHECKSUM_LEN, COMMIT_HEADER_LEN, COMMIT_LEN_MIN, decode_commit};
 
 /// The reflected Castagnoli polynomial, as the `crc32c` crate uses it.
 const POLY: u32 = 0x82F6_3B78;
@@ -74,8 +74,8 @@ fn flipped_bit(syndrome: u32, len: usize) -> Option<(usize, u8)> {
 /// to decode, returns the repaired commit's bytes and the byte offset (in
 /// `rest`) of the bit that was flipped back. The repaired commit decodes.
 pub(crate) fn correct_single_bit(rest: &[u8]) -> Option<(Vec<u8>, usize)> {
-    if rest.len() < COMMIT_HEADER_LEN + CHECKSUM_LEN {
-        return None;
+    if rest.len() < COMMIT_LEN_MIN {
+        return None; // not even one whole commit: nothing to repair
     }
     let stored_len = u32::from_le_bytes(rest[LEN_FIELD].try_into().expect("4 bytes"));
     // The length as stored, then each one-bit variant of it.
@@ -137,10 +137,20 @@ mod tests {
 
     #[test]
     fn every_single_bit_flip_of_a_commit_is_corrected_to_the_original() {
-        let original = encoded(vec![b"first".to_vec(), vec![0; 300], b"third".to_vec()]);
+        let smallest = encoded(vec![Vec::new()]);
+        assert_eq!(smallest.len(), COMMIT_LEN_MIN);
+        every_single_bit_flip_is_corrected(&smallest);
+        every_single_bit_flip_is_corrected(&encoded(vec![
+            b"first".to_vec(),
+            vec![0; 300],
+            b"third".to_vec(),
+        ]));
+    }
+
+    fn every_single_bit_flip_is_corrected(original: &[u8]) {
         for index in 0..original.len() {
             for bit in 0..8 {
-                let mut flipped = original.clone();
+                let mut flipped = original.to_vec();
                 flipped[index] ^= 1 << bit;
                 if decode_commit(&flipped).is_ok() {
                     continue; // a flip that still decodes is not ours to fix

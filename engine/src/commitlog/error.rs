@@ -344,6 +344,13 @@ mod tests {
              segment=/db/log/00000000000000000000.log offset=4096 valid-commit-at=5000 \
              cause=\"checksum mismatch stored-crc=0x00000001 computed-crc=0x00000002\""
         );
+        // A reason alone (as the repair and cut log lines print it).
+        assert_eq!(
+            after.reason.to_string(),
+            "corrupt commit followed by a valid commit: valid-commit-at=5000 \
+             cause=\"checksum mismatch stored-crc=0x00000001 computed-crc=0x00000002\""
+        );
+        assert_eq!(CorruptionReason::EmptySealedSegment.to_string(), "empty sealed segment");
         let error = AppendError::OutOfOrder { expected: 41, actual: 43 };
         assert_eq!(error.to_string(), "out-of-order commit: expected-offset=41 actual-offset=43");
     }
