@@ -388,7 +388,10 @@ fn a_segment_header_torn_at_creation_is_removed() {
     let path = segment_path(&log_dir(), next_offset);
     write_file(&fs, &path, &[0; 40]);
     let error = fixture.open(&fs).unwrap_err();
-    assert!(error.to_string().starts_with("bad segment magic: "), "{error}");
+    assert_eq!(
+        error.to_string(),
+        format!("bad segment magic: segment={} offset=0 found=0000000000000000", path.display())
+    );
 }
 
 #[test]
@@ -451,6 +454,70 @@ fn a_checksummed_commit_with_bad_framing_is_never_cut_as_a_torn_tail() {
         "{corruption}"
     );
     assert_eq!(corruption.offset, last_start as u64);
+}
+
+#[test]
+fn at_most_four_flipped_commits_are_repaired_in_one_open() {
+    // Seven commits in one segment; a bit flipped in each of the first k.
+    let commits: Vec<Commit> = (0..7u8)
+        .map(|i| Commit { min_tx_offset: u64::from(i), epoch: 0, transactions: vec![vec![i; 8]] })
+        .collect();
+    let starts: Vec<u64> = commits
+        .iter()
+        .scan(16, |pos, c| Some(std::mem::replace(pos, *pos + c.encoded_len())))
+        .collect();
+    for k in [4, 5] {
+        let fs = sim(4);
+        let mut log = open(&fs, &Options::default()).unwrap();
+        append_synced(&mut log, &commits);
+        let path = log.segments()[0].path.clone();
+        drop(log);
+        for start in &starts[..k] {
+            flip_bit(&fs, &path, start + 22 + 4, 0); // the record's first byte
+        }
+        match open(&fs, &Options::default()) {
+            Ok(log) => {
+                assert_eq!(k, 4, "four repairs (CORRECTIONS_MAX), no more");
+                assert_eq!(read_all(&log).unwrap(), commits);
+            }
+            Err(OpenError::Corrupt(corruption)) => {
+                assert_eq!(k, 5, "{corruption}");
+                assert_eq!(corruption.offset, starts[4], "the fifth flipped commit");
+                assert!(
+                    matches!(corruption.reason, CorruptionReason::ValidCommitAfter { .. }),
+                    "{corruption}"
+                );
+            }
+            Err(other) => panic!("k={k}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn a_reader_notices_a_log_that_changed_under_it() {
+    let fs = sim(3);
+    let mut log = open(&fs, &Options::default()).unwrap();
+    log.append_commit(0, 0, &[b"abcdefghij"]).unwrap();
+    log.sync();
+    let reader = log.commits_from(0);
+    // The same length and a valid checksum, but one transaction more: only
+    // where the log ends gives it away.
+    let forged =
+        Commit { min_tx_offset: 0, epoch: 0, transactions: vec![b"abc".to_vec(), b"def".to_vec()] };
+    let mut bytes = Vec::new();
+    forged.encode(&mut bytes);
+    let path = log.segments()[0].path.clone();
+    fs.open(&path).unwrap().write_at(&bytes, 16).unwrap();
+    let read: Vec<Result<Commit, ReadError>> = reader.collect();
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert_eq!(read[0].as_ref().unwrap(), &forged);
+    assert_eq!(
+        read[1].as_ref().unwrap_err().to_string(),
+        format!(
+            "log ends at the wrong offset: segment={} offset=56 expected-end=1 actual-end=2",
+            path.display()
+        )
+    );
 }
 
 proptest! {

@@ -204,6 +204,61 @@ fn refused_commits_write_nothing_and_do_not_poison() {
 }
 
 #[test]
+fn a_commit_that_fills_a_segment_exactly_does_not_rotate() {
+    let fs = sim(2);
+    let mut log = open(&fs, &small(300)).unwrap();
+    log.append_commit(0, 0, &[b"a", b"b"]).unwrap();
+    let filled = 300 - log.head_len(); // encoded size of the commit that fills it
+    assert_eq!(log.head_len(), SEGMENT_HEADER_LEN as u64 + 36, "buffered bytes count");
+    log.append_commit(2, 0, &[&vec![7u8; filled as usize - 30]]).unwrap();
+    log.sync();
+    assert_eq!(log.head_len(), 300);
+    assert_eq!(log.segments().len(), 1, "exactly full is not over-full");
+    assert_eq!(file_bytes(&fs, &log.segments()[0].path).len(), 300);
+    log.append_commit(3, 0, &[b"c"]).unwrap();
+    assert_eq!(log.segments().len(), 2, "one byte more rotates");
+    assert_eq!(log.head_len(), SEGMENT_HEADER_LEN as u64 + 31);
+}
+
+#[test]
+fn the_most_transactions_a_commit_holds_are_taken() {
+    let fs = sim(2);
+    let mut log = open(&fs, &Options::default()).unwrap();
+    log.append_commit(0, 0, &vec![&b""[..]; TRANSACTIONS_PER_COMMIT_MAX]).unwrap();
+    log.sync();
+    assert_eq!(log.next_offset(), TRANSACTIONS_PER_COMMIT_MAX as u64);
+    drop(log);
+    let log = open(&fs, &Options::default()).unwrap();
+    assert_eq!(log.transactions_from(0).count(), TRANSACTIONS_PER_COMMIT_MAX);
+}
+
+#[test]
+fn segments_wholly_below_an_offset_are_removed_and_nothing_else() {
+    let fs = sim(12);
+    let options = small(150);
+    let mut log = open(&fs, &options).unwrap();
+    let commits = workload(12, 30, 4, 10);
+    append_synced(&mut log, &commits);
+    let starts: Vec<u64> = log.segments().iter().map(|s| s.min_tx_offset).collect();
+    assert!(starts.len() >= 4, "{starts:?}");
+    let ops = fs.stats().ops;
+    assert_eq!(log.remove_segments_below(starts[1] - 1).unwrap(), 0);
+    assert_eq!(fs.stats().ops, ops, "nothing to remove: nothing touched");
+    assert_eq!(log.remove_segments_below(starts[2]).unwrap(), 2, "{starts:?}");
+    assert_eq!(log.segments()[0].min_tx_offset, starts[2]);
+    assert_eq!(log.remove_segments_below(starts[3] - 1).unwrap(), 0, "it still holds one");
+    let sealed = log.segments().len() - 1;
+    assert_eq!(log.remove_segments_below(u64::MAX).unwrap(), sealed, "never the head");
+    assert_eq!(log.segments().len(), 1);
+    let first = log.segments()[0].min_tx_offset;
+    drop(log);
+    let log = open(&fs, &options).unwrap();
+    let expected: Vec<Commit> = commits.into_iter().filter(|c| c.min_tx_offset >= first).collect();
+    let read: Vec<Commit> = log.commits_from(first).map(Result::unwrap).collect();
+    assert_eq!(read, expected);
+}
+
+#[test]
 fn durable_offset_moves_only_after_sync_returned() {
     let fs = sim(3);
     let mut log = open(&fs, &Options::default()).unwrap();
@@ -351,6 +406,13 @@ fn reading_starts_anywhere_and_skips_segments_below() {
         let offsets: Vec<u64> =
             log.transactions_from(from).map(|tx| tx.unwrap().tx_offset).collect();
         assert_eq!(offsets, (from..end).collect::<Vec<_>>(), "from {from}");
+    }
+    // Commits wholly below `from` are verified and skipped: the first one
+    // yielded holds `from`.
+    for from in 0..end {
+        let first = log.commits_from(from).next().unwrap().unwrap();
+        let first_end = first.min_tx_offset + first.transactions.len() as u64;
+        assert!(first.min_tx_offset <= from && from < first_end, "from {from}: {first:?}");
     }
     // Reading from the last segment opens no earlier segment.
     let opens_before = fs.stats().ops;

@@ -157,19 +157,19 @@ impl Commitlog {
         // durable (a failed sync of the parent in an earlier open).
         sync_parent(fs.as_ref(), dir)?;
         remove_rewrite_leftovers(fs.as_ref(), dir, &entries)?;
-        let mut recovered = recovery::recover(fs.as_ref(), dir, &entries)?;
-        if let Some(head) = &mut recovered.head {
-            head.file = rewrite_durably(fs.as_ref(), dir, &head.span, &head.bytes)?;
-        }
+        let recovered = recovery::recover(fs.as_ref(), dir, &entries)?;
+        let head = match recovered.head {
+            Some(head) => Some(Head {
+                file: rewrite_durably(fs.as_ref(), dir, &head.span, &head.bytes)?,
+                path: head.span.path,
+                min_tx_offset: head.span.min_tx_offset,
+                len_flushed: head.span.len,
+                len_synced: head.span.len,
+                buffer: Vec::with_capacity(options.write_buffer_size),
+            }),
+            None => None,
+        };
         fs.sync_dir(dir).map_err(|source| io_error("sync-dir", dir, source))?;
-        let head = recovered.head.map(|head| Head {
-            file: head.file,
-            path: head.span.path,
-            min_tx_offset: head.span.min_tx_offset,
-            len_flushed: head.span.len,
-            len_synced: head.span.len,
-            buffer: Vec::with_capacity(options.write_buffer_size),
-        });
         let log = Commitlog {
             fs,
             dir: dir.to_owned(),
@@ -445,19 +445,20 @@ impl Commitlog {
     /// Makes sure the head segment can take `size` more bytes: creates the
     /// first segment, or rotates.
     fn make_room(&mut self, min_tx_offset: u64, size: u64) {
+        let max = self.options.max_segment_size;
         let rotate = match &self.head {
             None => {
                 self.head = Some(self.create_segment(min_tx_offset));
                 false
             }
-            Some(head) => {
-                head.len() > SEGMENT_HEADER_LEN as u64
-                    && head.len() + size > self.options.max_segment_size
-            }
+            Some(head) => head.len() + size > max,
         };
         if rotate {
             self.rotate();
         }
+        let head_len = self.head.as_ref().expect("make_room leaves a head segment").len();
+        // check_commit bounds a commit by what an empty segment holds.
+        assert!(head_len + size <= max, "the commit fits: head-len={head_len} size={size}");
     }
 
     /// Seals the head segment (flush, sync), creates the next one durably,
@@ -561,11 +562,17 @@ fn create_dir(fs: &dyn Fs, dir: &Path) -> Result<(), OpenError> {
 }
 
 fn sync_parent(fs: &dyn Fs, dir: &Path) -> Result<(), OpenError> {
-    let parent = match dir.parent() {
+    let parent = parent_dir(dir);
+    fs.sync_dir(parent).map_err(|source| io_error("sync-dir", parent, source))
+}
+
+/// The directory that holds `dir`'s entry: `.` when `dir` names no parent
+/// (a relative name like `log`).
+fn parent_dir(dir: &Path) -> &Path {
+    match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
-    fs.sync_dir(parent).map_err(|source| io_error("sync-dir", parent, source))
+    }
 }
 
 /// The suffix of the copy [`rewrite_durably`] makes before renaming it over
@@ -616,4 +623,16 @@ fn rewrite_durably(
     copy.sync_data().map_err(|source| io_error("sync-data", &copy_path, source))?;
     fs.rename(&copy_path, &span.path).map_err(|source| io_error("rename", &copy_path, source))?;
     Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_of_a_bare_name_is_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("/db/log")), Path::new("/db"));
+        assert_eq!(parent_dir(Path::new("db/log")), Path::new("db"));
+        assert_eq!(parent_dir(Path::new("log")), Path::new("."));
+    }
 }

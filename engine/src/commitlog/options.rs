@@ -77,6 +77,11 @@ mod tests {
         let buffer =
             Options { write_buffer_size: (SEGMENT_LEN_MAX + 1) as usize, ..Options::default() };
         assert!(matches!(buffer.validate(), Err(OptionsError::WriteBufferTooLarge { .. })));
+        let largest_buffer =
+            Options { write_buffer_size: SEGMENT_LEN_MAX as usize, ..Options::default() };
+        assert_eq!(largest_buffer.validate(), Ok(()));
+        let largest = Options { max_segment_size: SEGMENT_LEN_MAX, ..Options::default() };
+        assert_eq!(largest.validate(), Ok(()));
         let unbuffered = Options { write_buffer_size: 0, ..Options::default() };
         assert_eq!(unbuffered.validate(), Ok(()));
     }

@@ -25,7 +25,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::fs::{DirEntry, EntryKind, File, Fs};
+use crate::fs::{DirEntry, EntryKind, Fs};
 
 use super::correction::correct_single_bit;
 use super::error::{Corruption, CorruptionReason, OpenError};
@@ -50,11 +50,12 @@ pub(crate) struct Recovered {
     pub(crate) epoch_last: u64,
 }
 
-/// The last segment, open for appending.
+/// The last segment, which the writer goes on with once it is rewritten
+/// durably (torn tail cut, repairs applied).
 pub(crate) struct RecoveredHead {
-    pub(crate) file: Box<dyn File>,
     pub(crate) span: SegmentSpan,
-    /// Its verified bytes (`span.len` of them), single-bit errors repaired.
+    /// Its verified bytes (`span.len` of them), single-bit errors repaired:
+    /// all the rewrite keeps.
     pub(crate) bytes: Vec<u8>,
 }
 
@@ -74,9 +75,8 @@ impl Progress {
     fn advance(&mut self, walk: &Walk) {
         assert!(walk.tx_offset_next >= self.tx_offset_next);
         assert!(walk.epoch_last >= self.epoch_last);
-        if walk.n_commits > 0 {
-            self.tx_offset_last = Some(walk.tx_offset_next - 1);
-        }
+        assert!(walk.n_commits > 0, "only a segment holding a commit is kept");
+        self.tx_offset_last = Some(walk.tx_offset_next - 1);
         self.tx_offset_next = walk.tx_offset_next;
         self.epoch_last = walk.epoch_last;
     }
@@ -113,8 +113,8 @@ pub(crate) fn recover(
     {
         // The last segment was removed: the writer goes on with the one
         // before it (and rotates at once if it is full).
-        let (file, bytes) = load(fs, &span.path)?;
-        head = Some(RecoveredHead { file, span, bytes });
+        let bytes = load(fs, &span.path)?;
+        head = Some(RecoveredHead { span, bytes });
     }
     Ok(Recovered {
         sealed,
@@ -151,7 +151,7 @@ fn verify_sealed(
     min_tx_offset: u64,
     progress: &mut Progress,
 ) -> Result<SegmentSpan, OpenError> {
-    let (_file, bytes) = load(fs, &path)?;
+    let bytes = load(fs, &path)?;
     if let Err(error) = decode_header(&bytes) {
         return Err(corruption(path, 0, CorruptionReason::Header(error)).into());
     }
@@ -178,7 +178,7 @@ fn recover_last(
     min_tx_offset: u64,
     progress: &mut Progress,
 ) -> Result<Option<RecoveredHead>, OpenError> {
-    let (file, mut bytes) = load(fs, &path)?;
+    let mut bytes = load(fs, &path)?;
     if let Err(error) = decode_header(&bytes) {
         if !is_torn_creation(&error, bytes.len()) {
             return Err(corruption(path, 0, CorruptionReason::Header(error)).into());
@@ -220,13 +220,12 @@ fn recover_last(
         remove(fs, &path)?;
         return Ok(None);
     }
-    let len = walk.pos as u64;
-    if len < bytes.len() as u64 {
-        file.set_len(len).map_err(|source| io_error("set-len", &path, source))?;
-    }
+    // A torn tail is cut here, in memory: the durable rewrite at open
+    // (`Commitlog::open`) writes only these bytes over the segment.
     progress.advance(&walk);
     bytes.truncate(walk.pos);
-    Ok(Some(RecoveredHead { file, span: SegmentSpan { min_tx_offset, path, len }, bytes }))
+    let len = walk.pos as u64;
+    Ok(Some(RecoveredHead { span: SegmentSpan { min_tx_offset, path, len }, bytes }))
 }
 
 /// Decides whether the bad commit where `walk` stopped starts a torn tail
@@ -275,11 +274,11 @@ fn is_torn_creation(error: &HeaderError, len: usize) -> bool {
     }
 }
 
-fn load(fs: &dyn Fs, path: &Path) -> Result<(Box<dyn File>, Vec<u8>), OpenError> {
+fn load(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, OpenError> {
     let file = fs.open(path).map_err(|source| io_error("open", path, source))?;
     let len = file.len().map_err(|source| io_error("len", path, source))?;
     match read_segment_bytes(file.as_ref(), len) {
-        Ok(bytes) => Ok((file, bytes)),
+        Ok(bytes) => Ok(bytes),
         Err(SegmentReadError::TooLong { len }) => {
             Err(corruption(path.to_owned(), 0, CorruptionReason::TooLong { len }).into())
         }
