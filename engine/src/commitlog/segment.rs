@@ -302,8 +302,9 @@ pub(crate) fn find_valid_commit_after(
         let Some(rest) = bytes.get(pos..) else { return false };
         let Some(header) = CommitHeader::decode(rest) else { return false };
         let skipped = (pos - bad_pos) / RECORD_HEADER_LEN;
+        // Cheap header checks first; decode_commit (checksum, framing)
+        // decides.
         let plausible = header.n >= 1
-            && u64::from(header.len) >= u64::from(header.n) * RECORD_HEADER_LEN as u64
             && header.commit_len() <= rest.len() as u64
             && header.epoch >= epoch_last
             && header.min_tx_offset >= tx_offset_next
@@ -318,13 +319,17 @@ pub(crate) fn read_segment_bytes(
     file: &dyn crate::fs::File,
     len: u64,
 ) -> Result<Vec<u8>, SegmentReadError> {
+    let mut bytes = vec![0; segment_len_in_memory(len)?];
+    file.read_exact_at(&mut bytes, 0).map_err(SegmentReadError::Io)?;
+    Ok(bytes)
+}
+
+/// `len` as a buffer length, if a segment may be that long.
+fn segment_len_in_memory(len: u64) -> Result<usize, SegmentReadError> {
     if len > SEGMENT_LEN_MAX {
         return Err(SegmentReadError::TooLong { len });
     }
-    let len = usize::try_from(len).map_err(|_| SegmentReadError::TooLong { len })?;
-    let mut bytes = vec![0; len];
-    file.read_exact_at(&mut bytes, 0).map_err(SegmentReadError::Io)?;
-    Ok(bytes)
+    usize::try_from(len).map_err(|_| SegmentReadError::TooLong { len })
 }
 
 /// Why a segment could not be loaded.
@@ -338,6 +343,61 @@ pub(crate) enum SegmentReadError {
 mod tests {
     use super::super::commit::encode_commit;
     use super::*;
+
+    #[test]
+    fn a_segment_may_be_exactly_as_long_as_the_limit() {
+        assert_eq!(segment_len_in_memory(SEGMENT_LEN_MAX).unwrap(), SEGMENT_LEN_MAX as usize);
+        assert_eq!(segment_len_in_memory(0).unwrap(), 0);
+        let too_long = SEGMENT_LEN_MAX + 1;
+        assert!(matches!(
+            segment_len_in_memory(too_long),
+            Err(SegmentReadError::TooLong { len }) if len == too_long
+        ));
+    }
+
+    /// `prefix` bytes of a good log, a bad commit at `bad_pos = prefix`,
+    /// `distance` bytes of garbage, then a valid commit at offset
+    /// `next + gap` and epoch `epoch`.
+    fn bytes_with_a_commit_after_garbage(
+        prefix: usize,
+        distance: usize,
+        next: u64,
+        gap: u64,
+        epoch: u64,
+    ) -> Vec<u8> {
+        let mut bytes = vec![0x11; prefix];
+        bytes.extend(std::iter::repeat_n(0xEE, distance));
+        encode_commit(&mut bytes, next + gap, epoch, &[b"x"]);
+        bytes
+    }
+
+    #[test]
+    fn a_valid_commit_after_a_bad_one_counts_only_if_it_could_continue_the_log() {
+        let (next, epoch) = (100, 5);
+        for prefix in [0, 40] {
+            for distance in [12, 13, 16, 41] {
+                // Every transaction the bad region could have held takes at
+                // least its 4-byte length: at most distance / 4 of them.
+                let reach = (distance / 4) as u64;
+                for gap in 0..=reach + 3 {
+                    let bytes =
+                        bytes_with_a_commit_after_garbage(prefix, distance, next, gap, epoch);
+                    let found = find_valid_commit_after(&bytes, prefix, next, epoch);
+                    let expected = (gap <= reach).then_some(prefix + distance);
+                    assert_eq!(found, expected, "prefix={prefix} distance={distance} gap={gap}");
+                }
+                let behind =
+                    bytes_with_a_commit_after_garbage(prefix, distance, next - 1, 0, epoch);
+                assert_eq!(find_valid_commit_after(&behind, prefix, next, epoch), None, "behind");
+                let older = bytes_with_a_commit_after_garbage(prefix, distance, next, 0, epoch - 1);
+                assert_eq!(
+                    find_valid_commit_after(&older, prefix, next, epoch),
+                    None,
+                    "older epoch"
+                );
+            }
+        }
+    }
 
     #[test]
     fn names_are_twenty_digits_and_parse_back() {
