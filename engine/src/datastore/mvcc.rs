@@ -67,13 +67,8 @@ impl SnapshotManager {
         self.versions.iter().find_map(CommittedState::offset)
     }
 
-    /// How many versions are kept.
-    pub fn len(&self) -> usize {
+    /// How many versions are kept (at least one, at most the retention).
+    pub fn versions_retained(&self) -> usize {
         self.versions.len()
-    }
-
-    /// Whether no version is kept (never: the latest always is).
-    pub fn is_empty(&self) -> bool {
-        self.versions.is_empty()
     }
 }

@@ -163,10 +163,12 @@ fn replay_of_a_hostile_record_is_an_error_naming_the_offset() {
 #[test]
 fn read_at_outside_the_window_is_an_error() {
     let (mut datastore, _) = bootstrapped(3);
+    assert_eq!(datastore.versions().versions_retained(), 2, "the empty state and offset 0");
     for i in 0..5u64 {
         let mut tx = datastore.begin();
         tx.create_table(&format!("t{i}"), cols(&[("a", ColumnType::U64)])).unwrap();
         datastore.commit(tx).unwrap();
+        assert_eq!(datastore.versions().versions_retained(), 3.min(i as usize + 3));
     }
     assert_eq!(datastore.latest().offset(), Some(5));
     assert_eq!(datastore.read_at(2).unwrap_err(), ReadError::TooOld { offset: 2, oldest: 3 });
