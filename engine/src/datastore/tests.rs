@@ -81,9 +81,18 @@ fn ddl_and_rows_survive_replay_through_the_repair_step() {
     assert_eq!(state.table_by_name("accounts").unwrap().schema().id, TableId(4098));
     assert_eq!(state.rows("log").unwrap(), vec![vec![Value::I64(-1), Value::Bytes(vec![1, 2])]]);
 
+    // The dump holds every table, the system tables included, with its rows.
+    let dump = state.dump();
+    let names: Vec<&str> = dump.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["accounts", "log", "st_column", "st_constraint", "st_index", "st_sequence", "st_table"]
+    );
+    assert_eq!(dump["accounts"], state.rows("accounts").unwrap());
+    assert_eq!(dump["st_table"].len(), 7, "five system tables and two user tables");
     let again = replayed(&records);
     again.latest().check().unwrap();
-    assert_eq!(again.latest().dump(), state.dump());
+    assert_eq!(again.latest().dump(), dump);
     // An old version still sees the dropped table.
     let before_drop = datastore.read_at(2).unwrap();
     assert_eq!(before_drop.rows("accounts").unwrap().len(), 2);
