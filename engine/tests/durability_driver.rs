@@ -64,3 +64,16 @@ fn a_poisoned_log_fails_the_waiters() {
     assert_eq!(fs.fault_counts().get(FaultClass::FsyncError), 1);
     assert!(db.shutdown().is_err());
 }
+
+#[test]
+fn dropping_the_driver_stops_its_thread_and_releases_the_database() {
+    let fs: Arc<dyn faultline_engine::fs::Fs> = Arc::new(sim_fs(2));
+    let (db, _) =
+        Database::open(Arc::clone(&fs), Path::new(dbtest::ROOT), Options::default()).unwrap();
+    let db = DurableDatabase::start(db).unwrap();
+    let (offset, _) = db.commit(|tx| tx.create_table("accounts", account_columns())).unwrap();
+    db.wait_durable(offset).unwrap();
+    assert!(Arc::strong_count(&fs) > 1, "the database holds the filesystem");
+    drop(db);
+    assert_eq!(Arc::strong_count(&fs), 1, "the thread exited and dropped the database");
+}

@@ -169,6 +169,89 @@ fn replay_of_a_hostile_record_is_an_error_naming_the_offset() {
     assert_eq!(datastore.latest().offset(), Some(0), "failed replays change nothing");
 }
 
+/// A datastore after bootstrap with table `t (a u64)` at offset 1 and,
+/// if `with_row`, one row in it at offset 2.
+fn with_table_t(with_row: bool) -> (Datastore, TableSchema) {
+    let (mut datastore, _) = bootstrapped(4);
+    let mut tx = datastore.begin();
+    tx.create_table("t", cols(&[("a", ColumnType::U64)])).unwrap();
+    datastore.commit(tx).unwrap();
+    if with_row {
+        let mut tx = datastore.begin();
+        tx.insert("t", vec![Value::U64(7)]).unwrap();
+        datastore.commit(tx).unwrap();
+    }
+    let schema = (**datastore.latest().table_by_name("t").unwrap().schema()).clone();
+    (datastore, schema)
+}
+
+fn insert_system_row(table: TableId, row: &Row) -> Mutation {
+    Mutation::Insert { table, row: Arc::from(encode_row(row)) }
+}
+
+// A history may hold a transaction that writes to one system table only
+// (another version of the engine, or a tool, wrote it): replay must run the
+// repair step for it as for any DDL, and refuse what cannot be repaired.
+
+#[test]
+fn replaying_an_index_declared_alone_updates_the_index_registry() {
+    let (mut datastore, schema) = with_table_t(false);
+    let index = IndexDef {
+        id: FIRST_USER_INDEX_ID + 100,
+        table: schema.id,
+        name: "t_a".to_owned(),
+        columns: schema::encode_positions(&[0]),
+        is_unique: false,
+    };
+    let offset = datastore.latest().next_offset();
+    datastore.replay(offset, &[insert_system_row(system::ST_INDEX, &index.to_row())]).unwrap();
+    assert!(datastore.latest().indexes().any(|i| *i == index), "the registry has it");
+    datastore.latest().check().unwrap();
+}
+
+#[test]
+fn replaying_a_column_added_alone_changes_an_empty_table_and_is_refused_for_one_with_rows() {
+    for with_row in [false, true] {
+        let (mut datastore, schema) = with_table_t(with_row);
+        let mut columns = schema.columns.clone();
+        columns.push(ColumnDef::new("b", ColumnType::Bool));
+        let wider = TableSchema::new(schema.id, &schema.name, columns);
+        let added = st_column_rows(&wider).pop().unwrap();
+        let offset = datastore.latest().next_offset();
+        let result = datastore.replay(offset, &[insert_system_row(system::ST_COLUMN, &added)]);
+        if with_row {
+            let error = result.unwrap_err().to_string();
+            assert!(error.contains("changed while it holds rows"), "{error}");
+            assert_eq!(datastore.latest().offset(), Some(offset - 1), "nothing applied");
+        } else {
+            result.unwrap();
+            let state = datastore.latest();
+            assert_eq!(**state.table_by_name("t").unwrap().schema(), wider);
+            state.check().unwrap();
+        }
+    }
+}
+
+#[test]
+fn replaying_a_table_row_deleted_alone_never_leaves_registries_behind_the_rows() {
+    let (mut datastore, schema) = with_table_t(false);
+    let offset = datastore.latest().next_offset();
+    let delete = Mutation::Delete {
+        table: system::ST_TABLE,
+        row: Arc::from(encode_row(&st_table_row(&schema))),
+    };
+    match datastore.replay(offset, &[delete]) {
+        // Refused (its st_column rows describe a table that is gone) ...
+        Err(error) => assert_eq!(datastore.latest().offset(), Some(offset - 1), "{error}"),
+        // ... or applied, with the table gone from every registry.
+        Ok(()) => {
+            let state = datastore.latest();
+            assert!(state.table_by_name("t").is_none());
+            state.check().unwrap();
+        }
+    }
+}
+
 #[test]
 fn read_at_outside_the_window_is_an_error() {
     let (mut datastore, _) = bootstrapped(3);
