@@ -1,7 +1,8 @@
 //! Size limits hold exactly at their boundaries: the largest transaction a
 //! commit can take commits and one byte more is refused; a segment size
 //! that cannot hold the bootstrap transaction is refused at open, and the
-//! smallest one that can opens.
+//! smallest one that can opens; durability bounds outside what the log
+//! takes are refused.
 
 mod dbtest;
 
@@ -52,4 +53,25 @@ fn open_refuses_segments_too_small_for_the_bootstrap_transaction() {
     let (db, report) = open(&sim_fs(3), options).unwrap();
     assert!(report.bootstrapped);
     assert_eq!(db.durable_offset(), Some(0));
+}
+
+#[test]
+fn durability_bounds_the_log_cannot_honour_are_refused_at_open() {
+    let max = faultline_engine::commitlog::TRANSACTIONS_PER_COMMIT_MAX;
+    let refused = [(0, 1), (max + 1, 1), (1, 0)];
+    for (commit_txs_max, commit_bytes_max) in refused {
+        let mut options = Options::default();
+        options.durability.commit_txs_max = commit_txs_max;
+        options.durability.commit_bytes_max = commit_bytes_max;
+        match open(&sim_fs(4), options) {
+            Err(OpenError::Options(message)) => {
+                assert!(message.starts_with("commit-"), "{message}")
+            }
+            other => panic!("txs={commit_txs_max} bytes={commit_bytes_max}: {other:?}"),
+        }
+    }
+    let mut options = Options::default();
+    options.durability.commit_txs_max = max;
+    options.durability.commit_bytes_max = 1;
+    assert!(open(&sim_fs(5), options).is_ok(), "the widest bounds the log takes");
 }
