@@ -2,7 +2,7 @@
 //! commit can take commits and one byte more is refused; a segment size
 //! that cannot hold the bootstrap transaction is refused at open, and the
 //! smallest one that can opens; durability bounds outside what the log
-//! takes are refused.
+//! takes, and snapshot settings that cannot work, are refused.
 
 mod dbtest;
 
@@ -74,4 +74,25 @@ fn durability_bounds_the_log_cannot_honour_are_refused_at_open() {
     options.durability.commit_txs_max = max;
     options.durability.commit_bytes_max = 1;
     assert!(open(&sim_fs(5), options).is_ok(), "the widest bounds the log takes");
+}
+
+#[test]
+fn snapshot_options_that_cannot_work_are_refused_at_open() {
+    let mut never = Options::default();
+    never.snapshots.every_txs = 0;
+    let mut keep_none = Options::default();
+    keep_none.snapshots.retain = 0;
+    for (options, expected) in [
+        (never, "snapshots.every-txs must be at least 1"),
+        (keep_none, "snapshots.retain must be at least 1"),
+    ] {
+        match open(&sim_fs(6), options) {
+            Err(OpenError::Options(message)) => assert_eq!(message, expected),
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+    let mut smallest = Options::default();
+    smallest.snapshots.every_txs = 1;
+    smallest.snapshots.retain = 1;
+    assert!(open(&sim_fs(7), smallest).is_ok());
 }

@@ -504,3 +504,101 @@ fn a_failed_compaction_keeps_the_snapshot_it_was_compacting() {
     assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
     assert_eq!(db.latest().dump(), latest);
 }
+
+/// A snapshot job runs with the database unlocked, so the log may rotate
+/// before the job finishes. Finishing removes every segment wholly below
+/// the snapshot; when that leaves a log that starts right after it (at
+/// O + 1), an open restores it and replays the suffix from there.
+#[test]
+fn a_snapshot_whose_suffix_starts_the_first_segment_restores() {
+    let fs = sim_fs(13);
+    let mut options = options(1, 0);
+    options.snapshots.on_rotation = false;
+    options.snapshots.retain = 1;
+    let mut db = with_accounts(&fs, &options);
+    let max = options.log.max_segment_size;
+    for id in 0.. {
+        let mut tx = db.begin();
+        tx.insert("accounts", account(id)).unwrap();
+        // Header (22), record length (4), checksum (4).
+        let rotates = db.log().head_len() + 30 + tx.record_len() as u64 > max;
+        if !rotates {
+            db.commit(tx).unwrap();
+            db.durability_step();
+            continue;
+        }
+        // The job captures O; the commit at O + 1 opens a new segment.
+        let job = db.prepare_snapshot().expect("a snapshot is due after every transaction");
+        let snapshot = db.durable_offset().unwrap();
+        assert_eq!(job.offset(), snapshot);
+        let rotations = db.rotations();
+        let manifest = job.run().unwrap();
+        db.commit(tx).unwrap();
+        db.durability_step();
+        assert_eq!(db.log().segments().last().unwrap().min_tx_offset, snapshot + 1);
+        db.finish_snapshot(manifest, rotations).unwrap();
+        assert_eq!(db.log().segments()[0].min_tx_offset, snapshot + 1, "the log starts at O + 1");
+        let latest = db.latest().dump();
+        drop(db);
+        let (db, report) = open(&fs, options.clone()).unwrap();
+        assert_eq!(report.restored_from, Some(snapshot));
+        assert_eq!(report.replayed, 1);
+        assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
+        assert_eq!(db.latest().dump(), latest);
+        return;
+    }
+}
+
+/// The manifest holds each page file's checksum: a page file replaced by
+/// another valid one of the same table, index and length (a stale copy
+/// from an older snapshot) is caught by it, and an older snapshot is used.
+#[test]
+fn a_stale_page_file_is_caught_by_the_manifest_checksum() {
+    let fs = sim_fs(14);
+    let mut options = options(2, 0);
+    options.snapshots.on_rotation = false;
+    options.snapshots.remove_old_segments = false;
+    let mut db = with_accounts(&fs, &options);
+    let step = |db: &mut Database, delete: Option<u64>, insert: u64| {
+        let mut tx = db.begin();
+        if let Some(id) = delete {
+            tx.delete("accounts", &account(id)).unwrap();
+        }
+        tx.insert("accounts", account(insert)).unwrap();
+        db.commit(tx).unwrap();
+        db.durability_step();
+        db.snapshot_step().unwrap()
+    };
+    assert_eq!(step(&mut db, None, 1), Some(2));
+    assert_eq!(step(&mut db, Some(1), 2), None);
+    assert_eq!(step(&mut db, Some(2), 3), Some(4), "accounts holds row 3 instead of row 1");
+    let latest = db.latest().dump();
+    drop(db);
+    let page = |offset: u64| {
+        let dir = format!("/db/snapshots/{}", snapshot_dir_name(offset));
+        let name = fs
+            .list_dir(Path::new(&dir))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .find(|n| n.starts_with("4096-"))
+            .expect("the accounts page");
+        Path::new(&dir).join(name)
+    };
+    let (old, new) = (file_bytes(&fs, &page(2)), file_bytes(&fs, &page(4)));
+    assert_eq!(old.len(), new.len(), "the same length");
+    assert_ne!(old, new);
+    let file = fs.open(&page(4)).unwrap();
+    file.write_at(&old, 0).unwrap();
+    file.sync_data().unwrap();
+    let (db, report) = open(&fs, options).unwrap();
+    assert_eq!(report.restored_from, Some(2));
+    assert_eq!(report.snapshots_rejected.len(), 1, "{:?}", report.snapshots_rejected);
+    let reason = &report.snapshots_rejected[0];
+    assert!(reason.starts_with("snapshot=4 ") && reason.contains("manifest-crc="), "{reason}");
+    assert_eq!(db.latest().dump(), latest);
+}
+
+fn file_bytes(fs: &SimFs, path: &Path) -> Vec<u8> {
+    fs.open(path).unwrap().read_to_end().unwrap()
+}

@@ -386,6 +386,22 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_smallest_checked_file_is_its_magic_and_checksum() {
+        let smallest = finish(PAGE_MAGIC.to_vec());
+        assert_eq!(smallest.len(), 12);
+        assert_eq!(checked_body(&smallest, &PAGE_MAGIC), Ok(&PAGE_MAGIC[..]));
+        assert_eq!(stored_crc(&smallest), crc32c::crc32c(&PAGE_MAGIC));
+        for len in 0..smallest.len() {
+            assert_eq!(
+                checked_body(&smallest[..len], &PAGE_MAGIC),
+                Err(FormatError::Truncated { at: 0, wanted: 12 }),
+                "len={len}"
+            );
+        }
+        assert_eq!(checked_body(&smallest, &MANIFEST_MAGIC), Err(invalid(0, "bad magic")));
+    }
+
     fn sample_page() -> Page {
         let mut page = Page::new();
         page.insert(Arc::from(&b"row-a"[..]), 3);
