@@ -402,6 +402,46 @@ mod tests {
         assert_eq!(checked_body(&smallest, &MANIFEST_MAGIC), Err(invalid(0, "bad magic")));
     }
 
+    /// A page file of table 7, page 0, holding `n_slots` and then `slots`
+    /// as they are, checksummed.
+    fn raw_page(n_slots: u32, slots: &[u8]) -> Vec<u8> {
+        let mut out = PAGE_MAGIC.to_vec();
+        out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&7u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&9u64.to_le_bytes());
+        out.extend_from_slice(&n_slots.to_le_bytes());
+        out.extend_from_slice(slots);
+        finish(out)
+    }
+
+    #[test]
+    fn slot_counts_and_row_lengths_hold_at_their_limits() {
+        // Every slot a hole: exactly four bytes per slot, the most there is
+        // room for.
+        let holes: Vec<u8> = std::iter::repeat_n(HOLE.to_le_bytes(), 5).flatten().collect();
+        let page = decode_page(&raw_page(5, &holes), TableId(7), 0).unwrap();
+        assert_eq!(page.modified_at(), 9);
+        assert_eq!(
+            decode_page(&raw_page(6, &holes), TableId(7), 0),
+            Err(invalid(26, "n-slots=6 exceeds the file"))
+        );
+        // A row of the largest length decodes; one byte longer is refused
+        // before it is read.
+        let mut largest = (ROW_SIZE_MAX as u32).to_le_bytes().to_vec();
+        largest.extend(std::iter::repeat_n(0xAB, ROW_SIZE_MAX));
+        assert!(decode_page(&raw_page(1, &largest), TableId(7), 0).is_ok());
+        let mut longer = (ROW_SIZE_MAX as u32 + 1).to_le_bytes().to_vec();
+        longer.extend(std::iter::repeat_n(0xAB, ROW_SIZE_MAX + 1));
+        assert_eq!(
+            decode_page(&raw_page(1, &longer), TableId(7), 0),
+            Err(invalid(
+                30,
+                format!("slot=0 row length={} exceeds max={ROW_SIZE_MAX}", ROW_SIZE_MAX + 1)
+            ))
+        );
+    }
+
     fn sample_page() -> Page {
         let mut page = Page::new();
         page.insert(Arc::from(&b"row-a"[..]), 3);
