@@ -602,3 +602,25 @@ fn a_stale_page_file_is_caught_by_the_manifest_checksum() {
 fn file_bytes(fs: &SimFs, path: &Path) -> Vec<u8> {
     fs.open(path).unwrap().read_to_end().unwrap()
 }
+
+/// Recovering the store meets only what a crash leaves; anything else it
+/// cannot list or clean up is an error naming the path, not skipped.
+#[test]
+fn a_snapshot_store_that_cannot_be_listed_or_cleaned_is_an_error_naming_the_path() {
+    let fs = sim_fs(15);
+    fs.create(Path::new("/db/snapshots")).unwrap(); // a file, not a directory
+    let error = open(&fs, Options::default()).unwrap_err();
+    assert_eq!(error.to_string(), "snapshots: io error: op=list-dir path=/db/snapshots");
+
+    // An interrupted compaction's manifest.tmp that is not a file.
+    let fs = sim_fs(16);
+    let options = options(2, 8);
+    let mut db = with_accounts(&fs, &options);
+    assert_eq!(insert_and_step(&mut db, 1), Some(2));
+    drop(db);
+    let tmp = format!("/db/snapshots/{}/manifest.tmp", snapshot_dir_name(2));
+    fs.create_dir(Path::new(&tmp)).unwrap();
+    fs.create(&Path::new(&tmp).join("stray")).unwrap();
+    let error = open(&fs, options).unwrap_err();
+    assert_eq!(error.to_string(), format!("snapshots: io error: op=remove path={tmp}"));
+}

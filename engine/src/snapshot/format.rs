@@ -442,6 +442,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn table_and_page_counts_hold_at_their_limits() {
+        // Each table at its smallest (empty name, no columns, no pages):
+        // 12 bytes, so the count may be exactly remaining / 12.
+        let manifest = |n_tables: u32, tables: usize| {
+            let mut out = MANIFEST_MAGIC.to_vec();
+            out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+            out.extend_from_slice(&[0, 0]); // full, reserved
+            out.extend_from_slice(&5u64.to_le_bytes());
+            out.extend_from_slice(&NO_PARENT.to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&n_tables.to_le_bytes());
+            for id in 0..tables as u32 {
+                out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&[0; 8]); // name length, columns, pages
+            }
+            finish(out)
+        };
+        assert_eq!(decode_manifest(&manifest(3, 3)).unwrap().tables.len(), 3);
+        assert_eq!(
+            decode_manifest(&manifest(4, 3)),
+            Err(invalid(32, "n-tables=4 exceeds the file"))
+        );
+        // One table claiming more page references than the bytes after it.
+        let mut out = manifest(1, 1);
+        out.truncate(out.len() - CRC_LEN - 4);
+        out.extend_from_slice(&2u32.to_le_bytes());
+        out.extend_from_slice(&[0; 16]);
+        let out = finish(out);
+        assert_eq!(decode_manifest(&out), Err(invalid(44, "n-pages=2 exceeds the file")));
+    }
+
     fn sample_page() -> Page {
         let mut page = Page::new();
         page.insert(Arc::from(&b"row-a"[..]), 3);

@@ -457,3 +457,17 @@ fn read_file(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, SnapshotError> {
     file.read_exact_at(&mut bytes, 0).map_err(io_error("read", path))?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_twenty_digit_names_are_snapshots() {
+        assert_eq!(parse_snapshot_dir_name(&snapshot_dir_name(5)), Some(5));
+        assert_eq!(parse_snapshot_dir_name(&snapshot_dir_name(u64::MAX)), Some(u64::MAX));
+        for name in ["5", "0000000000000000000a", "000000000000000000005", "99999999999999999999"] {
+            assert_eq!(parse_snapshot_dir_name(name), None, "{name}");
+        }
+    }
+}
