@@ -13,7 +13,9 @@ use std::sync::Arc;
 use dbtest::{FailingDirSync, account, account_columns, open, sim_fs};
 use faultline_engine::datastore::Row;
 use faultline_engine::fs::Fs;
-use faultline_engine::snapshot::{SnapshotKind, snapshot_dir_name};
+use faultline_engine::snapshot::{
+    SnapshotKind, decode_manifest, encode_manifest, snapshot_dir_name,
+};
 use faultline_engine::{Database, Options};
 use faultline_sim::{CrashMode, SimFs};
 use proptest::prelude::*;
@@ -623,4 +625,85 @@ fn a_snapshot_store_that_cannot_be_listed_or_cleaned_is_an_error_naming_the_path
     fs.create(&Path::new(&tmp).join("stray")).unwrap();
     let error = open(&fs, options).unwrap_err();
     assert_eq!(error.to_string(), format!("snapshots: io error: op=remove path={tmp}"));
+}
+
+/// A manifest is checked, not trusted: one that names a page file too
+/// short to hold a checksum (and a file that matches it) is refused with a
+/// reason, never read past its end.
+#[test]
+fn page_files_shorter_than_their_checksum_are_refused() {
+    for (len, expected) in [(2, "len=2 manifest-len=2"), (4, "truncated: at=0 wanted=12")] {
+        let (fs, options, latest) = full_snapshots_at_10_and_20(17);
+        let dir = Path::new("/db/snapshots").join(snapshot_dir_name(20));
+        let mut manifest = decode_manifest(&file_bytes(&fs, &dir.join("manifest"))).unwrap();
+        let table = &mut manifest.tables[0];
+        let bytes = vec![0xAB; len];
+        table.pages[0].len = len as u32;
+        if len >= 4 {
+            table.pages[0].crc = u32::from_le_bytes(bytes[len - 4..].try_into().unwrap());
+        }
+        let page = dir.join(format!("{}-0.page", table.schema.id.0));
+        fs.remove(&page).unwrap();
+        fs.create(&page).unwrap().write_at(&bytes, 0).unwrap();
+        let manifest_file = fs.open(&dir.join("manifest")).unwrap();
+        let encoded = encode_manifest(&manifest);
+        manifest_file.set_len(0).unwrap();
+        manifest_file.write_at(&encoded, 0).unwrap();
+        let (db, report) = open(&fs, options).unwrap();
+        assert_eq!(report.restored_from, Some(10), "len={len}");
+        let reason = &report.snapshots_rejected[0];
+        assert!(reason.starts_with("snapshot=20 ") && reason.contains(expected), "{reason}");
+        assert_eq!(db.latest().dump(), latest);
+    }
+}
+
+/// Pruning reads the manifests it keeps to learn which older snapshots
+/// they need; when one cannot be read, it keeps every snapshot.
+#[test]
+fn pruning_keeps_everything_when_a_kept_manifest_cannot_be_read() {
+    for damaged in [false, true] {
+        let (fs, options, _) = full_snapshots_at_10_and_20(18);
+        let (db, _) = open(&fs, options).unwrap();
+        if damaged {
+            let manifest = format!("/db/snapshots/{}/manifest", snapshot_dir_name(20));
+            fs.open(Path::new(&manifest)).unwrap().set_len(10).unwrap();
+        }
+        assert_eq!(db.snapshots().prune(1).unwrap(), Some(20));
+        // 20 is full: intact, it needs nothing older.
+        let expected: &[u64] = if damaged { &[10, 20] } else { &[20] };
+        assert_eq!(db.snapshots().list().unwrap(), expected, "damaged={damaged}");
+    }
+}
+
+/// Compaction clears the way for each page it copies (a copy left by an
+/// interrupted compaction); an error other than "not there" stops it,
+/// naming the path, and the incremental it was folding still stands.
+#[test]
+fn a_compaction_that_cannot_clear_a_page_path_fails_naming_it() {
+    let fs = sim_fs(19);
+    let mut options = options(5, 1);
+    options.snapshots.on_rotation = false;
+    let mut db = with_accounts(&fs, &options);
+    let taken: Vec<u64> = (0..8).filter_map(|id| insert_and_step(&mut db, id)).collect();
+    assert_eq!(taken, [5]);
+    let mut tx = db.begin();
+    tx.insert("accounts", account(8)).unwrap();
+    db.commit(tx).unwrap();
+    db.durability_step();
+    let job = db.prepare_snapshot().expect("due at 10");
+    let rotations = db.rotations();
+    let manifest = job.run().unwrap();
+    assert_eq!((manifest.offset, manifest.chain_len), (10, 1));
+    let st_table = manifest.tables.iter().find(|t| t.schema.name == "st_table").unwrap();
+    assert_eq!(st_table.pages[0].source, 5, "no DDL since 5: the page is inherited");
+    let obstacle =
+        format!("/db/snapshots/{}/{}-0.page", snapshot_dir_name(10), st_table.schema.id.0);
+    fs.create_dir(Path::new(&obstacle)).unwrap();
+    fs.create(&Path::new(&obstacle).join("stray")).unwrap();
+    let error = db.finish_snapshot(manifest, rotations).unwrap_err();
+    assert_eq!(error.to_string(), format!("io error: op=remove path={obstacle}"));
+    assert_eq!(
+        db.last_snapshot().map(|m| (m.offset, m.kind)),
+        Some((10, SnapshotKind::Incremental))
+    );
 }

@@ -364,12 +364,7 @@ impl SnapshotStore {
         compacted.kind = SnapshotKind::Compacted;
         compacted.chain_len = 0;
         let after = self.load_tables(&compacted)?;
-        let same = before.len() == after.len()
-            && before
-                .iter()
-                .zip(&after)
-                .all(|(b, a)| b.schema() == a.schema() && b.pages() == a.pages());
-        if !same {
+        if !same_tables(&before, &after) {
             let reason = "the compacted chain does not restore the same pages".to_owned();
             return Err(SnapshotError::Restore { snapshot, reason });
         }
@@ -393,8 +388,9 @@ impl SnapshotStore {
         for offset in &kept {
             match self.read_manifest(*offset) {
                 Ok(manifest) => needed.extend(manifest.sources()),
-                // Unknown references: keep everything older, to be safe.
-                Err(_) => needed.extend(offsets.iter().filter(|o| *o < offset)),
+                // Unknown references: it may need any older snapshot, and
+                // every newer one is kept: keep them all, to be safe.
+                Err(_) => needed.extend(&offsets),
             }
         }
         let mut removed = false;
@@ -436,6 +432,25 @@ impl SnapshotStore {
     }
 }
 
+/// `len` as a buffer length, if a snapshot file may be that long.
+fn file_len_in_memory(len: u64) -> Result<usize, FormatError> {
+    let too_long = || FormatError::Invalid {
+        at: 0,
+        reason: format!("file length={len} exceeds max={FILE_LEN_MAX}"),
+    };
+    if len > FILE_LEN_MAX {
+        return Err(too_long());
+    }
+    usize::try_from(len).map_err(|_| too_long())
+}
+
+/// Whether `after` holds the same tables as `before`: schemas and pages,
+/// in order. What a compaction must leave unchanged.
+fn same_tables(before: &[Table], after: &[Table]) -> bool {
+    before.len() == after.len()
+        && before.iter().zip(after).all(|(b, a)| b.schema() == a.schema() && b.pages() == a.pages())
+}
+
 /// Creates `path`, writes `bytes`, syncs it.
 fn write_file(fs: &dyn Fs, path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
     let file = fs.create(path).map_err(io_error("create", path))?;
@@ -446,14 +461,9 @@ fn write_file(fs: &dyn Fs, path: &Path, bytes: &[u8]) -> Result<(), SnapshotErro
 fn read_file(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, SnapshotError> {
     let file: Box<dyn File> = fs.open(path).map_err(io_error("open", path))?;
     let len = file.len().map_err(io_error("len", path))?;
-    if len > FILE_LEN_MAX {
-        let reason = FormatError::Invalid {
-            at: 0,
-            reason: format!("file length={len} exceeds max={FILE_LEN_MAX}"),
-        };
-        return Err(SnapshotError::Format { path: path.to_owned(), reason });
-    }
-    let mut bytes = vec![0; len as usize];
+    let len = file_len_in_memory(len)
+        .map_err(|reason| SnapshotError::Format { path: path.to_owned(), reason })?;
+    let mut bytes = vec![0; len];
     file.read_exact_at(&mut bytes, 0).map_err(io_error("read", path))?;
     Ok(bytes)
 }
@@ -461,6 +471,42 @@ fn read_file(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_file_may_be_exactly_as_long_as_the_limit() {
+        assert_eq!(file_len_in_memory(FILE_LEN_MAX), Ok(FILE_LEN_MAX as usize));
+        assert_eq!(
+            file_len_in_memory(FILE_LEN_MAX + 1).unwrap_err().to_string(),
+            format!("invalid: at=0 file length={} exceeds max={FILE_LEN_MAX}", FILE_LEN_MAX + 1)
+        );
+    }
+
+    #[test]
+    fn tables_are_the_same_only_with_the_same_schemas_and_pages_in_order() {
+        use crate::datastore::{ColumnDef, ColumnType, Page, TableSchema};
+        let schema = |id, name| {
+            Arc::new(TableSchema::new(
+                TableId(id),
+                name,
+                vec![ColumnDef::new("a", ColumnType::U64)],
+            ))
+        };
+        let page = |row: &[u8]| {
+            let mut page = Page::new();
+            page.insert(Arc::from(row), 1);
+            page
+        };
+        let table = |id, pages: Vec<Page>| Table::from_pages(schema(id, "t"), pages).unwrap();
+        let base = vec![table(4096, vec![page(b"a"), page(b"b")]), table(4097, vec![page(b"c")])];
+        assert!(same_tables(&base, &base.clone()));
+        let reordered = vec![table(4096, vec![page(b"b"), page(b"a")]), base[1].clone()];
+        assert!(!same_tables(&base, &reordered), "pages in another order");
+        let renamed =
+            vec![base[0].clone(), Table::from_pages(schema(4097, "u"), vec![page(b"c")]).unwrap()];
+        assert!(!same_tables(&base, &renamed), "another schema");
+        assert!(!same_tables(&base, &base[..1]), "a table fewer");
+        assert!(!same_tables(&base[..1], &base), "a table more");
+    }
 
     #[test]
     fn only_twenty_digit_names_are_snapshots() {
