@@ -40,6 +40,26 @@ fn insert_and_step(db: &mut Database, id: u64) -> Option<u64> {
     db.snapshot_step().unwrap()
 }
 
+/// Commits one transaction inserting `id` and makes it durable, without a
+/// snapshot step; returns its offset.
+fn insert_durably(db: &mut Database, id: u64) -> u64 {
+    let mut tx = db.begin();
+    tx.insert("accounts", account(id)).unwrap();
+    let offset = db.commit(tx).unwrap();
+    assert_eq!(db.durability_step(), Some(offset));
+    offset
+}
+
+/// Opens `fs` and checks it restored snapshot `from` with no snapshot set
+/// aside, to the state `latest`; returns how many transactions it replayed.
+fn assert_restores(fs: &SimFs, options: &Options, from: u64, latest: &Dump) -> u64 {
+    let (db, report) = open(fs, options.clone()).unwrap();
+    assert_eq!(report.restored_from, Some(from));
+    assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
+    assert_eq!(&db.latest().dump(), latest);
+    report.replayed
+}
+
 fn with_accounts(fs: &SimFs, options: &Options) -> Database {
     let (mut db, _) = open(fs, options.clone()).unwrap();
     let mut tx = db.begin();
@@ -456,10 +476,7 @@ fn a_snapshot_whose_directory_sync_failed_is_written_again() {
         assert_eq!(insert_and_step(&mut db, id), None, "offsets 2..=4: no snapshot due");
     }
     fs.arm();
-    let mut tx = db.begin();
-    tx.insert("accounts", account(3)).unwrap();
-    assert_eq!(db.commit(tx).unwrap(), 5);
-    db.durability_step();
+    assert_eq!(insert_durably(&mut db, 3), 5);
     let error = db.snapshot_step().unwrap_err().to_string();
     assert_eq!(fs.injected(), 1, "the sync of snapshots/ failed once");
     assert!(error.contains("op=sync-dir path=/db/snapshots"), "{error}");
@@ -469,11 +486,7 @@ fn a_snapshot_whose_directory_sync_failed_is_written_again() {
     let latest = db.latest().dump();
     drop(db);
     sim.crash(CrashMode::PowerLoss);
-    let sim = sim.reopen();
-    let (db, report) = open(&sim, options.clone()).unwrap();
-    assert_eq!(report.restored_from, Some(5));
-    assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
-    assert_eq!(db.latest().dump(), latest);
+    assert_restores(&sim.reopen(), &options, 5, &latest);
 }
 
 /// A compaction that fails leaves the incremental it was folding as the
@@ -489,10 +502,7 @@ fn a_failed_compaction_keeps_the_snapshot_it_was_compacting() {
     let taken: Vec<u64> = (0..8).filter_map(|id| insert_and_step(&mut db, id)).collect();
     assert_eq!(taken, vec![5], "a full snapshot at 5; offsets 2..=9 committed");
     fs.arm();
-    let mut tx = db.begin();
-    tx.insert("accounts", account(8)).unwrap();
-    assert_eq!(db.commit(tx).unwrap(), 10);
-    db.durability_step();
+    assert_eq!(insert_durably(&mut db, 8), 10);
     let error = db.snapshot_step().unwrap_err().to_string();
     assert_eq!(fs.injected(), 1, "the compaction's directory sync failed once");
     assert!(error.contains(&snapshot_dir_name(10)), "{error}");
@@ -501,10 +511,7 @@ fn a_failed_compaction_keeps_the_snapshot_it_was_compacting() {
     assert_eq!(db.snapshot_step().unwrap(), None, "nothing is due at offset 10 any more");
     let latest = db.latest().dump();
     drop(db);
-    let (db, report) = open(&sim, options.clone()).unwrap();
-    assert_eq!(report.restored_from, Some(10));
-    assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
-    assert_eq!(db.latest().dump(), latest);
+    assert_restores(&sim, &options, 10, &latest);
 }
 
 /// A snapshot job runs with the database unlocked, so the log may rotate
@@ -542,11 +549,8 @@ fn a_snapshot_whose_suffix_starts_the_first_segment_restores() {
         assert_eq!(db.log().segments()[0].min_tx_offset, snapshot + 1, "the log starts at O + 1");
         let latest = db.latest().dump();
         drop(db);
-        let (db, report) = open(&fs, options.clone()).unwrap();
-        assert_eq!(report.restored_from, Some(snapshot));
-        assert_eq!(report.replayed, 1);
-        assert!(report.snapshots_rejected.is_empty(), "{:?}", report.snapshots_rejected);
-        assert_eq!(db.latest().dump(), latest);
+        let replayed = assert_restores(&fs, &options, snapshot, &latest);
+        assert_eq!(replayed, 1, "the suffix is offset O + 1");
         return;
     }
 }
@@ -686,10 +690,7 @@ fn a_compaction_that_cannot_clear_a_page_path_fails_naming_it() {
     let mut db = with_accounts(&fs, &options);
     let taken: Vec<u64> = (0..8).filter_map(|id| insert_and_step(&mut db, id)).collect();
     assert_eq!(taken, [5]);
-    let mut tx = db.begin();
-    tx.insert("accounts", account(8)).unwrap();
-    db.commit(tx).unwrap();
-    db.durability_step();
+    insert_durably(&mut db, 8);
     let job = db.prepare_snapshot().expect("due at 10");
     let rotations = db.rotations();
     let manifest = job.run().unwrap();
