@@ -14,6 +14,11 @@ use crate::seed::SimRng;
 /// The unit a disk writes atomically; torn writes tear at this granularity.
 pub const SECTOR_SIZE: u64 = 512;
 
+/// The largest file [`crate::SimFs`] holds (1 GiB, the engine's own limit on
+/// a segment). A write or truncate whose end lies past it fails with
+/// `FileTooLarge` (EFBIG) and changes nothing.
+pub const FILE_LEN_MAX: u64 = 1 << 30;
+
 /// A class of fault. Each has its own probability and its own random stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultClass {

@@ -69,7 +69,7 @@ mod fs;
 mod seed;
 mod trace;
 
-pub use fault::{Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE, TornFill};
+pub use fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE, TornFill};
 pub use fs::{CrashMode, FsEvent, FsStats, Happening, Op, PowerLossReport, SimFs};
 pub use seed::{Seed, SimRng, Stream};
 pub use trace::TraceHasher;

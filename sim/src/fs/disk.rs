@@ -14,7 +14,7 @@ use std::path::{Component, Path};
 use faultline_engine::fs::{DirEntry, EntryKind};
 use rand::RngExt;
 
-use crate::fault::{Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE};
+use crate::fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE};
 use crate::seed::{Seed, SimRng, Stream};
 use crate::trace::TraceHasher;
 
@@ -161,10 +161,30 @@ fn not_found(path: &Path) -> io::Error {
     )
 }
 
+/// Refuses a write or truncate whose end passes [`FILE_LEN_MAX`] (or
+/// `u64::MAX`), as a real filesystem refuses one past its largest file
+/// (EFBIG), before any arithmetic on it can overflow or allocate.
+fn check_file_end(path: &str, offset: u64, len: u64) -> io::Result<u64> {
+    offset.checked_add(len).filter(|end| *end <= FILE_LEN_MAX).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "{path}: offset={offset} len={len} passes the largest file (max={FILE_LEN_MAX})"
+            ),
+        )
+    })
+}
+
 /// Writes `data` at `offset` of `bytes`, growing it with zeros if needed.
+/// A zero-length write changes nothing, past the end included (as
+/// `pwrite(2)` of 0 bytes). The caller checked the end with
+/// [`check_file_end`].
 fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
-    let start = usize::try_from(offset).expect("offset fits in memory");
-    let end = start + data.len();
+    if data.is_empty() {
+        return;
+    }
+    let start = usize::try_from(offset).expect("a checked offset fits in memory");
+    let end = start.checked_add(data.len()).expect("a checked end fits in memory");
     if bytes.len() < end {
         bytes.resize(end, 0);
     }
@@ -572,6 +592,7 @@ impl Disk {
         if !data.is_empty() {
             let first = offset / SECTOR_SIZE * SECTOR_SIZE;
             let end = (offset + data.len() as u64).div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
+            assert!(end <= FILE_LEN_MAX.next_multiple_of(SECTOR_SIZE), "write_at checked the end");
             file.bad_bytes.retain(|byte, _| !(first..end).contains(byte));
         }
         file.pending.push(PendingWrite::Write { offset, data: data.to_vec() });
@@ -587,9 +608,10 @@ impl Disk {
         let len = data.len() as u64;
         let path = self.file(id).path_hint.clone();
         let op_index = self.begin(generation, Op::Write, &path, offset, len)?;
+        let end = check_file_end(&path, offset, len)?;
         // Every class draws from its own stream before any of them acts, so
         // that one class firing never shifts another's decisions.
-        let no_space = self.exceeds_quota(id, offset + len);
+        let no_space = self.exceeds_quota(id, end);
         let write_error = self.draws(FaultClass::WriteError);
         let short_write = self.draws(FaultClass::ShortWrite) && len > 0;
         let written = if short_write {
@@ -601,10 +623,15 @@ impl Disk {
         let landed_at = if misdirected {
             let rng = self.fault_rng(FaultClass::MisdirectedWrite);
             let delta = rng.random_range(1..=8u64) * SECTOR_SIZE;
-            if rng.random_bool(0.5) && offset >= delta { offset - delta } else { offset + delta }
+            let backward = rng.random_bool(0.5);
+            let before = offset.checked_sub(delta);
+            let after = offset.checked_add(delta).filter(|at| at + len <= FILE_LEN_MAX);
+            if backward { before.or(after) } else { after.or(before) }
         } else {
-            offset
+            None
         };
+        let misdirected = landed_at.is_some();
+        let landed_at = landed_at.unwrap_or(offset);
         if no_space {
             self.record_fault(op_index, Op::Write, &path, offset, len, Fault::NoSpace);
             return Err(io::Error::new(
@@ -672,6 +699,7 @@ impl Disk {
     pub(super) fn set_len(&mut self, generation: u64, id: NodeId, len: u64) -> io::Result<()> {
         let path = self.file(id).path_hint.clone();
         let op_index = self.begin(generation, Op::SetLen, &path, len, 0)?;
+        check_file_end(&path, len, 0)?;
         if self.exceeds_quota(id, len) {
             self.record_fault(op_index, Op::SetLen, &path, len, 0, Fault::NoSpace);
             return Err(io::Error::new(
@@ -762,7 +790,10 @@ impl Disk {
                 }
                 report.writes_persisted += 1;
                 let lost_sectors = match op {
-                    PendingWrite::Write { offset, data } if self.draws(FaultClass::TornWrite) => {
+                    // A zero-length write covers no sector: nothing to tear.
+                    PendingWrite::Write { offset, data }
+                        if !data.is_empty() && self.draws(FaultClass::TornWrite) =>
+                    {
                         self.persist_torn(id, *offset, data)
                     }
                     _ => {
@@ -807,11 +838,12 @@ impl Disk {
         report
     }
 
-    /// Persists `data` at `offset` with some of its sectors lost; returns how
-    /// many were lost (at least one).
+    /// Persists `data` (at least one byte) at `offset` with some of its
+    /// sectors lost; returns how many were lost (at least one).
     fn persist_torn(&mut self, id: NodeId, offset: u64, data: &[u8]) -> u64 {
+        assert!(!data.is_empty(), "a zero-length write has no sector to tear");
         let fill = self.config.torn_fill;
-        let end = offset + data.len() as u64;
+        let end = offset.checked_add(data.len() as u64).expect("write_at checked the end");
         let first_sector = offset / SECTOR_SIZE;
         let n_sectors = (end - 1) / SECTOR_SIZE - first_sector + 1;
         let rng = &mut self.fault_rngs[FaultClass::TornWrite.index()];
