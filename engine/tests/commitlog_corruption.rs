@@ -241,6 +241,40 @@ fn a_corrupt_commit_followed_by_a_valid_one_is_a_hard_error_naming_segment_and_o
     assert_eq!(file_bytes(&fs, &last).len() as u64, len, "nothing is cut");
 }
 
+/// The picture a misdirected write leaves (a sweep found it: swarm seed
+/// 0x8966ba): the bytes of a later commit land a few bytes into an earlier,
+/// durable one. The broken commit looks torn, and the commit after it is
+/// whole but far ahead of the offset the log expects there. No crash can
+/// put a whole commit after a torn one, so this is corruption; cutting
+/// there would silently drop every acknowledged commit from the broken one
+/// on.
+#[test]
+fn a_whole_commit_far_ahead_after_a_broken_one_is_corruption_not_a_torn_tail() {
+    let fixture = Fixture::new();
+    let fs = fixture.build();
+    let last = segment_files(&fs).last().unwrap().clone();
+    let bytes = file_bytes(&fs, &last);
+    let starts = fixture.commit_starts(&last, bytes.len() as u64);
+    let (first, final_start) = (starts[0], starts[starts.len() - 1]);
+    // The last commit's bytes, landed 4 bytes into the first commit of the
+    // segment: that breaks the first commit's offset field.
+    let landed = first + 4;
+    assert!(landed < final_start, "the landing place lies before the commit it copies");
+    let file = fs.open(&last).unwrap();
+    file.write_at(&bytes[final_start as usize..], landed).unwrap();
+    file.sync_data().unwrap();
+    let error = fixture.open(&fs).unwrap_err();
+    let message = error.to_string();
+    let expected = format!(
+        "corrupt commit followed by a valid commit: segment={} offset={first} valid-commit-at={landed}",
+        last.display()
+    );
+    assert!(message.starts_with(&expected), "{message}");
+    let OpenError::Corrupt(corruption) = error else { panic!("not a corruption: {message}") };
+    assert!(matches!(corruption.reason, CorruptionReason::ValidCommitAfter { .. }));
+    assert_eq!(file_bytes(&fs, &last).len(), bytes.len(), "nothing is cut");
+}
+
 #[test]
 fn a_bad_last_commit_in_a_sealed_segment_is_a_hard_error() {
     let fixture = Fixture::new();

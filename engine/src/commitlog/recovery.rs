@@ -8,10 +8,12 @@
 //!   name equal to the first commit's offset, epochs never decreasing, no
 //!   byte after the last commit, at least one commit.
 //! - The last segment may end in a torn tail: an incomplete commit, one
-//!   whose checksum fails, zeros or garbage. If no valid commit that could
-//!   continue the log follows anywhere after the first bad byte, the tail is
-//!   cut at the end of the last good commit. If one does, the log is corrupt
-//!   and nothing is cut: history is never silently shortened.
+//!   whose checksum fails, zeros or garbage. If no valid commit at or after
+//!   the expected offset follows anywhere after the first bad byte, the tail
+//!   is cut at the end of the last good commit. If one does, however far
+//!   ahead its offset, the log is corrupt and nothing is cut: a crash cannot
+//!   put a whole commit after a torn one, and history is never silently
+//!   shortened.
 //! - A last segment with no commit left (header only, or a header torn by a
 //!   crash while the segment was being created) is removed.
 //! - Before any of that, a bad commit in the last segment that a single

@@ -282,33 +282,35 @@ pub(crate) fn may_be_torn_write(reason: &CorruptionReason) -> bool {
     matches!(reason, CorruptionReason::Commit(error) if error.may_be_torn_write())
 }
 
-/// Looks for a commit that decodes whole (header, checksum, framing) and
-/// could continue the log, at any byte after the bad commit at `bad_pos`.
+/// Looks for a commit that decodes whole (header, checksum, framing) at any
+/// byte after the bad commit at `bad_pos`, with an offset at or after
+/// `tx_offset_next` (the bad commit's expected offset) and an epoch at least
+/// `epoch_last`.
 ///
-/// "Could continue": its offset lies at or after `tx_offset_next` (the bad
-/// commit's expected offset) and no further than one transaction per
-/// [`super::commit::RECORD_HEADER_LEN`] bytes skipped (every transaction
-/// takes at least its length prefix), and its epoch is at least
-/// `epoch_last`. Cost: one header parse per byte, plus a checksum for the
-/// rare header that passes those checks.
+/// Such a commit proves the bad one is not a torn tail: the writer only
+/// appends, and a crash only loses or tears writes at their own places, so
+/// a whole commit after a torn one was written after it and was meant to
+/// follow it. Its offset is not bounded from above: a write that landed in
+/// the wrong place (a misdirected write over durable commits) carries
+/// commits far ahead of the one it overwrote, and cutting there would drop
+/// acknowledged transactions silently. Cost: one header parse per byte,
+/// plus a checksum for the rare header that passes those checks.
 pub(crate) fn find_valid_commit_after(
     bytes: &[u8],
     bad_pos: usize,
     tx_offset_next: u64,
     epoch_last: u64,
 ) -> Option<usize> {
-    use super::commit::{CommitHeader, RECORD_HEADER_LEN};
+    use super::commit::CommitHeader;
     (bad_pos.saturating_add(1)..bytes.len()).find(|&pos| {
         let Some(rest) = bytes.get(pos..) else { return false };
         let Some(header) = CommitHeader::decode(rest) else { return false };
-        let skipped = (pos - bad_pos) / RECORD_HEADER_LEN;
         // Cheap header checks first; decode_commit (checksum, framing)
         // decides.
         let plausible = header.n >= 1
             && header.commit_len() <= rest.len() as u64
             && header.epoch >= epoch_last
-            && header.min_tx_offset >= tx_offset_next
-            && header.min_tx_offset - tx_offset_next <= skipped as u64;
+            && header.min_tx_offset >= tx_offset_next;
         plausible && decode_commit(rest).is_ok()
     })
 }
@@ -372,19 +374,21 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_commit_after_a_bad_one_counts_only_if_it_could_continue_the_log() {
+    fn a_valid_commit_after_a_bad_one_counts_at_any_later_offset_but_never_behind() {
         let (next, epoch) = (100, 5);
         for prefix in [0, 40] {
             for distance in [12, 13, 16, 41] {
-                // Every transaction the bad region could have held takes at
-                // least its 4-byte length: at most distance / 4 of them.
-                let reach = (distance / 4) as u64;
-                for gap in 0..=reach + 3 {
+                // However far ahead: a misdirected write over durable
+                // commits carries commits far ahead of the one it broke.
+                for gap in [0, 1, distance as u64 / 4, distance as u64, 1 << 40] {
                     let bytes =
                         bytes_with_a_commit_after_garbage(prefix, distance, next, gap, epoch);
                     let found = find_valid_commit_after(&bytes, prefix, next, epoch);
-                    let expected = (gap <= reach).then_some(prefix + distance);
-                    assert_eq!(found, expected, "prefix={prefix} distance={distance} gap={gap}");
+                    assert_eq!(
+                        found,
+                        Some(prefix + distance),
+                        "prefix={prefix} distance={distance} gap={gap}"
+                    );
                 }
                 let behind =
                     bytes_with_a_commit_after_garbage(prefix, distance, next - 1, 0, epoch);
@@ -509,7 +513,8 @@ mod tests {
         let mut damaged = bytes.clone();
         damaged[second + 25] ^= 1;
         assert_eq!(find_valid_commit_after(&damaged, second, 1, 0), Some(third));
-        // The same bytes, but the log already expects offset 3: not plausible.
+        // The same bytes, but the log already expects offset 3: the commit
+        // at 2 lies behind it.
         assert_eq!(find_valid_commit_after(&damaged, second, 3, 0), None);
 
         let mut tail = bytes[..third].to_vec();
