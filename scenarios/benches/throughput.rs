@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use faultline_scenarios::workload::WorkloadShape;
-use faultline_scenarios::{Backend, Plan, Registry, RunConfig, RunStats, Scenario, run};
+use faultline_scenarios::{Backend, Plan, PlanError, Registry, RunConfig, RunStats, Scenario, run};
 use faultline_sim::Seed;
 
 /// Seeds per scenario for the throughput figure.
@@ -78,17 +78,14 @@ impl Scenario for SameWorkload {
         "bench only: a fault-free workload"
     }
 
-    fn plan(&self, _seed: Seed) -> Plan {
-        Plan {
-            incarnations: 2,
-            workload: WorkloadShape {
-                clients: 2,
-                txs_per_client: 100,
-                wait_ack_percent: 50,
-                ..WorkloadShape::default()
-            },
-            ..Plan::default()
-        }
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
+        let workload = WorkloadShape {
+            clients: 2,
+            txs_per_client: 100,
+            wait_ack_percent: 50,
+            ..WorkloadShape::default()
+        };
+        Plan::builder(seed).workload(workload).restarts(1).build()
     }
 }
 

@@ -12,12 +12,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, mpsc};
 
-use faultline_sim::{CrashMode, Seed};
+use faultline_sim::{CrashMode, Decision, Seed};
 
 use crate::outcome::RunReport;
 use crate::runner::{RunConfig, RunMode, run};
 use crate::scenario::Scenario;
-use crate::schedule::Decision;
 
 /// What exhausting a workload's crash points found.
 #[derive(Debug)]

@@ -1,15 +1,19 @@
-//! faultline's scenarios, the oracle that judges them, the runner that
+//! faultline's scenarios, the judge that checks them, the runner that
 //! drives them on the simulated runtime, the shrinker, and the sweep behind
 //! the `faultline` CLI.
 //!
-//! - A [`Scenario`] says, for a seed, what the clients do, which faults
-//!   fire, where the process crashes and what to check ([`Plan`]).
+//! - A [`Scenario`] builds, for a seed, a [`Plan`]: engine options, faults,
+//!   the workload and its generator, crashes, engine tasks and the checks
+//!   they bring.
 //! - The [`runner`] drives it on madsim's deterministic runtime against the
-//!   simulated filesystem, catching the engine's poisoned-write panic as a
-//!   crash, and judges every recovery with the [`model`] (the oracle).
+//!   simulated filesystem (which alone decides and applies every fault and
+//!   crash), catching the engine's poisoned-write panic as a crash, and
+//!   reports every event to the [`judge`], which checks it against the
+//!   [`model`] (the oracle, computed from the workload alone) and the disk
+//!   image.
 //! - Every run yields a [`RunReport`]: an [`Outcome`], a trace and its hash
 //!   (same seed, same hash), the fault and crash decisions it made (a
-//!   [`Schedule`]) and counters.
+//!   [`Schedule`], which replays pinned to the same hash) and counters.
 //! - [`shrink()`] minimises a failing run's schedule; [`exhaust()`] crashes a
 //!   bounded workload at every crash point; [`sweep()`] runs many seeds on
 //!   several threads.
@@ -28,31 +32,33 @@
 
 pub mod corpus;
 mod exhaust;
+pub mod judge;
 pub mod model;
 mod outcome;
 mod panics;
+pub mod plan;
 pub mod report;
 pub mod runner;
 mod runtime;
 mod scenario;
 mod scenarios;
-mod schedule;
 mod shrink;
 mod sweep;
-mod tap;
 mod trace;
 pub mod workload;
 
 pub use exhaust::{ExhaustReport, exhaust};
-pub use model::{Invariant, Violation};
+pub use faultline_sim::{CrashTrigger, Decision, PinnedFault, Schedule};
+pub use judge::{Checker, Facts, Invariant, RunEvent, Violation};
 pub use outcome::{Failure, FailureKind, Outcome, RunReport, RunStats, repro_command};
 pub use panics::POISON_PREFIX;
-pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
-pub use scenario::{
-    EngineTask, Plan, PlannedCrash, RecoveryContext, Registry, Scenario, TaskStep, draw_crashes,
+pub use plan::{
+    EngineTask, Plan, PlanBuilder, PlanError, PlannedCrash, TaskStep, draw_crashes, draw_mode,
     draw_options, first_open_mutations, pick,
 };
-pub use schedule::{CrashTrigger, Decision, PinnedFault, Schedule, crash_mode_name};
+pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
+pub use scenario::{Registry, Scenario};
 pub use shrink::{ShrinkReport, shrink};
 pub use sweep::{Case, CaseResult, Cases, Shard, SweepConfig, SweepReport, cases, sweep};
 pub use trace::{Divergence, Trace, TraceEvent};
+pub use workload::{RandomTransactions, TxGenerator, TxOp, WorkloadShape};

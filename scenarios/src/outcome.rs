@@ -3,17 +3,19 @@
 
 use std::fmt;
 
-use faultline_sim::{FaultCounts, Seed};
+use faultline_sim::{FaultCounts, Schedule, Seed};
 
-use crate::model::{Invariant, Violation};
-use crate::schedule::Schedule;
+use crate::judge::{Invariant, Violation};
+use crate::scenario::Registry;
 use crate::trace::Trace;
 
 /// How a run failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FailureKind {
-    /// The oracle or the runner found a broken invariant.
+    /// The judge found a broken invariant.
     Invariant(Invariant),
+    /// The scenario's plan could not be built or run.
+    BadPlan,
     /// The engine (or the harness) panicked other than with the poison
     /// message.
     UnexpectedPanic,
@@ -25,24 +27,27 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// A short, stable name: the invariant's name, or `unexpected-panic`,
-    /// `hang`, `nondeterminism`.
+    /// A short, stable name: the invariant's name, or `bad-plan`,
+    /// `unexpected-panic`, `hang`, `nondeterminism`.
     pub fn name(self) -> &'static str {
         match self {
             FailureKind::Invariant(invariant) => invariant.name(),
+            FailureKind::BadPlan => "bad-plan",
             FailureKind::UnexpectedPanic => "unexpected-panic",
             FailureKind::Hang => "hang",
             FailureKind::Nondeterminism => "nondeterminism",
         }
     }
 
-    /// The kind named `name` (see [`FailureKind::name`]).
-    pub fn from_name(name: &str) -> Option<FailureKind> {
+    /// The kind named `name` (see [`FailureKind::name`]): a built-in
+    /// invariant, or one a scenario of `registry` declares.
+    pub fn from_name(name: &str, registry: &Registry) -> Option<FailureKind> {
         match name {
+            "bad-plan" => Some(FailureKind::BadPlan),
             "unexpected-panic" => Some(FailureKind::UnexpectedPanic),
             "hang" => Some(FailureKind::Hang),
             "nondeterminism" => Some(FailureKind::Nondeterminism),
-            other => Invariant::from_name(other).map(FailureKind::Invariant),
+            other => registry.invariant(other).map(FailureKind::Invariant),
         }
     }
 }
@@ -182,14 +187,19 @@ pub struct RunReport {
     pub scenario: String,
     /// The seed.
     pub seed: Seed,
+    /// The plan, every parameter (empty if it could not be built).
+    pub plan: String,
     /// The outcome.
     pub outcome: Outcome,
     /// The trace hash: same seed (and schedule), same hash.
     pub trace_hash: u64,
     /// The trace (its events only if the run was asked to keep them).
     pub trace: Trace,
-    /// The fault and crash decisions the run made (or the pinned ones).
+    /// The fault and crash decisions the run made (drawn or pinned alike):
+    /// replayed pinned, they repeat the run.
     pub schedule: Schedule,
+    /// Decisions of a pinned schedule that never struck.
+    pub unused: Schedule,
     /// The faults and crashes that fired, as the filesystem reported them.
     pub fired: Vec<String>,
     /// Counters.

@@ -15,7 +15,7 @@ pub const POISON_PREFIX: &str = faultline_engine::commitlog::POISON_PREFIX;
 
 /// The marker of a panic the harness raises to stop a run that ran past its
 /// budget (classified as a hang, not as an engine panic).
-pub(crate) const BUDGET_MARKER: &str = "faultline: step budget exhausted";
+pub(crate) const BUDGET_MARKER: &str = faultline_sim::CALL_BUDGET_MARKER;
 
 thread_local! {
     /// Whether the current thread is inside a run (panics are expected).

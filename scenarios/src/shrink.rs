@@ -13,12 +13,11 @@
 //! The result replays with `faultline replay --scenario S --seed X
 //! --schedule '...'`.
 
-use faultline_sim::Seed;
+use faultline_sim::{Decision, Schedule, Seed};
 
 use crate::outcome::{FailureKind, RunReport};
 use crate::runner::{RunConfig, RunMode, run};
 use crate::scenario::Scenario;
-use crate::schedule::{Decision, Schedule};
 
 /// What the shrinker did.
 #[derive(Debug)]

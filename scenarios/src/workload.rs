@@ -1,43 +1,125 @@
-//! The workload: what the simulated clients do, drawn from the seed's
-//! workload stream against the model's present state, so that every
-//! generated transaction is valid (the engine must accept it).
+//! The workload: the operation language clients speak to the engine, the
+//! shape of a workload (how many clients, how big their transactions, how
+//! they pace themselves), and the transaction generators that write in the
+//! language.
+//!
+//! A generator draws a transaction from the seed's workload stream against
+//! the model's present state. The built-in one ([`RandomTransactions`])
+//! only ever writes valid transactions; a scenario may bring its own
+//! ([`TxGenerator`]), valid or not: the judge checks that the engine
+//! refuses exactly the operations the model refuses.
+
+use std::fmt;
 
 use faultline_engine::datastore::{ColumnDef, ColumnType, ROW_SIZE_MAX, Row, Value};
 use faultline_sim::SimRng;
 use rand::RngExt;
 
-use crate::model::{ModelState, TxOp};
+use crate::model::ModelState;
+
+/// One logical operation of a client transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxOp {
+    /// Create a user table.
+    CreateTable {
+        /// Its name.
+        name: String,
+        /// Its columns.
+        columns: Vec<ColumnDef>,
+    },
+    /// Drop a user table (and its rows).
+    DropTable {
+        /// Its name.
+        name: String,
+    },
+    /// Insert a row.
+    Insert {
+        /// The table.
+        table: String,
+        /// The row.
+        row: Row,
+    },
+    /// Delete a row.
+    Delete {
+        /// The table.
+        table: String,
+        /// The row.
+        row: Row,
+    },
+}
+
+impl fmt::Display for TxOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TxOp::CreateTable { name, columns } => {
+                let columns: Vec<String> =
+                    columns.iter().map(|c| format!("{}:{}", c.name, c.ty)).collect();
+                write!(f, "create {name}({})", columns.join(","))
+            }
+            TxOp::DropTable { name } => write!(f, "drop {name}"),
+            TxOp::Insert { table, row } => write!(f, "insert {table} {}", row_text(row)),
+            TxOp::Delete { table, row } => write!(f, "delete {table} {}", row_text(row)),
+        }
+    }
+}
+
+/// A row as `(v1,v2,...)`, long values shortened.
+pub fn row_text(row: &[Value]) -> String {
+    let values: Vec<String> = row
+        .iter()
+        .map(|value| {
+            let text = value.to_string();
+            if text.len() > 24 { format!("{}..({} chars)", &text[..16], text.len()) } else { text }
+        })
+        .collect();
+    format!("({})", values.join(","))
+}
+
+/// Writes transactions in the operation language. Must be a pure function
+/// of `base` and what it draws from `rng`.
+pub trait TxGenerator: Send + Sync + fmt::Debug {
+    /// A short name, for the plan's log.
+    fn name(&self) -> &str;
+
+    /// A transaction of at least one operation on `base`: the state after
+    /// the offset the transaction begins after.
+    fn generate(&self, base: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Vec<TxOp>;
+}
 
 /// The shape of a workload: how many clients, how big their transactions,
 /// how they pace themselves. Drawn by a scenario from the seed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadShape {
-    /// Concurrent client tasks. At least 1.
+    /// Concurrent client tasks. At least 1. Default: 2.
     pub clients: usize,
-    /// Transactions each client commits per incarnation.
+    /// Transactions each client commits per incarnation. Default: 20.
     pub txs_per_client: usize,
-    /// The most operations in one transaction (at least 1).
+    /// The most operations in one transaction (at least 1). Default: 6.
     pub ops_per_tx_max: usize,
-    /// Percent of operations that create or drop a table.
+    /// Percent of operations that create or drop a table. Default: 8.
     pub ddl_percent: u32,
-    /// The most user tables at once.
+    /// The most user tables at once. Default: 3.
     pub tables_max: usize,
-    /// Above this many rows a table is only deleted from.
+    /// Above this many rows a table is only deleted from. Default: 64.
     pub rows_per_table_max: usize,
-    /// The longest string or bytes value.
+    /// The longest string or bytes value. Default: 64.
     pub value_len_max: usize,
     /// A client waits up to this long (simulated) between transactions.
+    /// Default: 5 ms.
     pub think_ms_max: u64,
     /// Percent of transactions held open across a wait before committing
-    /// (they conflict if another client commits meanwhile).
+    /// (they conflict if another client commits meanwhile). Default: 10.
     pub hold_percent: u32,
     /// Percent of transactions whose client waits for the acknowledgement.
+    /// Default: 30.
     pub wait_ack_percent: u32,
     /// Reader tasks checking `read_at` against the model while clients run.
+    /// Default: 0.
     pub readers: usize,
-    /// `read_at` checks each reader makes per incarnation.
+    /// `read_at` checks each reader makes per incarnation. Default: 0.
     pub reads_per_reader: usize,
     /// The durability task waits between 1 and this many ms between steps.
+    /// Default: 4.
     pub durability_interval_ms_max: u64,
 }
 
@@ -61,6 +143,37 @@ impl Default for WorkloadShape {
     }
 }
 
+/// Why a workload shape cannot be driven.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// A count that must be at least 1 is 0.
+    #[error("workload.{0} must be at least 1")]
+    Zero(&'static str),
+    /// A percentage above 100.
+    #[error("workload.{name}={value} is not a percentage (0..=100)")]
+    Percent {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// More tasks than the runner drives.
+    #[error("workload.{name}={value} exceeds the limit of {max}")]
+    TooMany {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The most client tasks one incarnation runs.
+pub const CLIENTS_MAX: usize = 32;
+/// The most reader tasks one incarnation runs.
+pub const READERS_MAX: usize = 8;
+
 impl WorkloadShape {
     /// Draws a shape: the swarm's workload dimension.
     pub fn draw(rng: &mut SimRng) -> Self {
@@ -71,7 +184,7 @@ impl WorkloadShape {
             ddl_percent: rng.random_range(0..=20),
             tables_max: rng.random_range(1..=5),
             rows_per_table_max: rng.random_range(8..=128),
-            value_len_max: *pick(rng, &[8, 64, 300, 900]),
+            value_len_max: *crate::plan::pick(rng, &[8, 64, 300, 900]),
             think_ms_max: rng.random_range(1..=20),
             hold_percent: rng.random_range(0..=30),
             wait_ack_percent: rng.random_range(0..=100),
@@ -82,51 +195,99 @@ impl WorkloadShape {
     }
 
     /// Refuses shapes the runner cannot drive.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.clients == 0 || self.ops_per_tx_max == 0 || self.tables_max == 0 {
-            return Err("clients, ops-per-tx-max and tables-max must be at least 1".to_owned());
+    pub fn validate(&self) -> Result<(), ShapeError> {
+        let at_least_one: [(&'static str, u64); 5] = [
+            ("clients", self.clients as u64),
+            ("ops-per-tx-max", self.ops_per_tx_max as u64),
+            ("tables-max", self.tables_max as u64),
+            ("think-ms-max", self.think_ms_max),
+            ("durability-interval-ms-max", self.durability_interval_ms_max),
+        ];
+        if let Some((name, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
+            return Err(ShapeError::Zero(name));
         }
-        if self.think_ms_max == 0 || self.durability_interval_ms_max == 0 {
-            return Err("think-ms-max and durability-interval-ms-max must be at least 1".to_owned());
+        for (name, value) in [
+            ("ddl-percent", self.ddl_percent),
+            ("hold-percent", self.hold_percent),
+            ("wait-ack-percent", self.wait_ack_percent),
+        ] {
+            if value > 100 {
+                return Err(ShapeError::Percent { name, value });
+            }
         }
-        if self.ddl_percent > 100 || self.hold_percent > 100 || self.wait_ack_percent > 100 {
-            return Err("percentages must lie in 0..=100".to_owned());
+        for (name, value, max) in
+            [("clients", self.clients, CLIENTS_MAX), ("readers", self.readers, READERS_MAX)]
+        {
+            if value > max {
+                return Err(ShapeError::TooMany { name, value, max });
+            }
         }
         Ok(())
     }
 }
 
-fn pick<'a, T>(rng: &mut SimRng, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
+impl fmt::Display for WorkloadShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "clients={} txs-per-client={} ops-per-tx-max={} ddl-percent={} tables-max={} \
+             rows-per-table-max={} value-len-max={} think-ms-max={} hold-percent={} \
+             wait-ack-percent={} readers={} reads-per-reader={} durability-interval-ms-max={}",
+            self.clients,
+            self.txs_per_client,
+            self.ops_per_tx_max,
+            self.ddl_percent,
+            self.tables_max,
+            self.rows_per_table_max,
+            self.value_len_max,
+            self.think_ms_max,
+            self.hold_percent,
+            self.wait_ack_percent,
+            self.readers,
+            self.reads_per_reader,
+            self.durability_interval_ms_max
+        )
+    }
 }
 
-/// Generates one transaction that is valid on `base`: at least one
-/// operation, each valid after the ones before it.
-pub fn generate_tx(base: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Vec<TxOp> {
-    let mut view = base.clone();
-    let n = rng.random_range(1..=shape.ops_per_tx_max);
-    let mut ops = Vec::with_capacity(n);
-    // A bounded number of tries: an operation that cannot be made (no row
-    // to delete, a duplicate drawn) is skipped, not retried forever.
-    for _ in 0..n * 4 {
-        if ops.len() == n {
-            break;
+/// The built-in generator: random valid transactions shaped by the
+/// workload (inserts and deletes, and DDL at `ddl_percent`), table names
+/// from a small pool so that names are dropped and created again with
+/// other schemas (the repair step's hard case).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RandomTransactions;
+
+impl TxGenerator for RandomTransactions {
+    fn name(&self) -> &str {
+        "random"
+    }
+
+    fn generate(&self, base: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Vec<TxOp> {
+        let mut view = base.clone();
+        let n = rng.random_range(1..=shape.ops_per_tx_max);
+        let mut ops = Vec::with_capacity(n);
+        // A bounded number of tries: an operation that cannot be made (no
+        // row to delete, a duplicate drawn) is skipped, not retried forever.
+        for _ in 0..n * 4 {
+            if ops.len() == n {
+                break;
+            }
+            if let Some(op) = random_op(&view, shape, rng) {
+                view.apply(&op).expect("generated operations are valid on the view");
+                ops.push(op);
+            }
         }
-        if let Some(op) = generate_op(&view, shape, rng) {
-            view.apply(&op).expect("generated operations are valid on the view");
+        if ops.is_empty() {
+            let op = create_table(&view, shape, rng)
+                .or_else(|| drop_table(&view, rng))
+                .expect("a table can always be created or dropped");
             ops.push(op);
         }
+        ops
     }
-    if ops.is_empty() {
-        let op = create_table(&view, shape, rng)
-            .or_else(|| drop_table(&view, rng))
-            .expect("a table can always be created or dropped");
-        ops.push(op);
-    }
-    ops
 }
 
-fn generate_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Option<TxOp> {
+fn random_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Option<TxOp> {
     if view.tables.is_empty() || rng.random_range(0..100) < shape.ddl_percent {
         return if rng.random_bool(0.6) || view.tables.is_empty() {
             create_table(view, shape, rng).or_else(|| drop_table(view, rng))
@@ -135,7 +296,7 @@ fn generate_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Op
         };
     }
     let names: Vec<&String> = view.tables.keys().collect();
-    let name = (*pick(rng, &names)).clone();
+    let name = (*crate::plan::pick(rng, &names)).clone();
     let table = &view.tables[&name];
     let delete = !table.rows.is_empty()
         && (table.rows.len() >= shape.rows_per_table_max || rng.random_bool(0.3));
@@ -144,12 +305,10 @@ fn generate_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Op
         let row = table.rows.iter().nth(index).expect("index in range").clone();
         return Some(TxOp::Delete { table: name, row });
     }
-    let row = generate_row(&table.columns, shape, rng);
+    let row = random_row(&table.columns, shape, rng);
     (!table.rows.contains(&row)).then_some(TxOp::Insert { table: name, row })
 }
 
-/// Table names come from a small pool, so that names are dropped and
-/// created again with other schemas (the repair step's hard case).
 fn create_table(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Option<TxOp> {
     if view.tables.len() >= shape.tables_max {
         return None;
@@ -158,20 +317,21 @@ fn create_table(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> O
         .map(|i| format!("t{i}"))
         .filter(|name| !view.tables.contains_key(name))
         .collect();
-    let name = pick(rng, &free).clone();
+    let name = crate::plan::pick(rng, &free).clone();
     let n_columns = rng.random_range(1..=5);
     let columns = (0..n_columns)
-        .map(|i| ColumnDef::new(&format!("c{i}"), *pick(rng, &ColumnType::ALL)))
+        .map(|i| ColumnDef::new(&format!("c{i}"), *crate::plan::pick(rng, &ColumnType::ALL)))
         .collect();
     Some(TxOp::CreateTable { name, columns })
 }
 
 fn drop_table(view: &ModelState, rng: &mut SimRng) -> Option<TxOp> {
     let names: Vec<&String> = view.tables.keys().collect();
-    (!names.is_empty()).then(|| TxOp::DropTable { name: (*pick(rng, &names)).clone() })
+    (!names.is_empty()).then(|| TxOp::DropTable { name: (*crate::plan::pick(rng, &names)).clone() })
 }
 
-fn generate_row(columns: &[ColumnDef], shape: &WorkloadShape, rng: &mut SimRng) -> Row {
+/// A random row for `columns` that fits a page.
+pub fn random_row(columns: &[ColumnDef], shape: &WorkloadShape, rng: &mut SimRng) -> Row {
     // Every row must fit a page: the variable-length values share half of
     // one, whatever `value_len_max` says.
     let len_max = shape.value_len_max.min(ROW_SIZE_MAX / 2 / columns.len().max(1));
@@ -195,7 +355,6 @@ fn generate_row(columns: &[ColumnDef], shape: &WorkloadShape, rng: &mut SimRng) 
 
 #[cfg(test)]
 mod tests {
-    use faultline_engine::datastore::encode_row;
     use faultline_sim::{Seed, Stream};
 
     use super::*;
@@ -208,7 +367,7 @@ mod tests {
             let mut state = ModelState::default();
             let mut all = Vec::new();
             for _ in 0..200 {
-                let ops = generate_tx(&state, &shape, &mut rng);
+                let ops = RandomTransactions.generate(&state, &shape, &mut rng);
                 assert!(!ops.is_empty());
                 for op in &ops {
                     state.apply(op).unwrap();
@@ -233,9 +392,21 @@ mod tests {
                 .map(|i| ColumnDef::new(&format!("c{i}"), ColumnType::Bytes))
                 .collect();
             for _ in 0..50 {
-                let row = generate_row(&columns, &shape, &mut rng);
-                assert!(encode_row(&row).len() <= ROW_SIZE_MAX, "columns={n_columns}");
+                let row = random_row(&columns, &shape, &mut rng);
+                assert!(crate::model::encoded_row_len(&row) <= ROW_SIZE_MAX, "columns={n_columns}");
             }
         }
+    }
+
+    #[test]
+    fn shapes_that_cannot_run_are_refused_with_the_setting_named() {
+        let zero = WorkloadShape { clients: 0, ..WorkloadShape::default() };
+        assert_eq!(zero.validate(), Err(ShapeError::Zero("clients")));
+        let percent = WorkloadShape { hold_percent: 101, ..WorkloadShape::default() };
+        assert_eq!(
+            percent.validate().unwrap_err().to_string(),
+            "workload.hold-percent=101 is not a percentage (0..=100)"
+        );
+        assert!(WorkloadShape::default().validate().is_ok());
     }
 }

@@ -34,14 +34,35 @@
 //! from its own random stream: EIO and short writes, ENOSPC past a quota,
 //! fsync errors that drop a file's dirty data (so a retried fsync succeeds
 //! without persisting it, as on Linux; a directory's failed sync leaves its
-//! entry operations pending, as a journal would), latent bit flips on read that persist until
-//! the sector is rewritten, misdirected writes, lying fsyncs, and torn
-//! writes at power loss. Every fault that fires is counted and recorded as an
-//! [`FsEvent`] naming the operation, path and offset.
+//! entry operations pending, as a journal would), latent bit flips on read
+//! that persist until the sector is rewritten, misdirected writes, lying
+//! fsyncs, and torn writes at power loss. Every fault that fires is counted
+//! and recorded as an [`FsEvent`] naming the operation, path and offset.
+//!
+//! A misdirected write goes wrong on its way to the device, as on real
+//! hardware: the page cache holds the right bytes where they were asked
+//! for (a process crash loses nothing), and only when the write reaches
+//! the device (a sync, or a power loss that persists it) do its bytes land
+//! elsewhere. Both places are then damaged ([`Happening::Damage`]) until
+//! rewritten: where the bytes belonged keeps the old ones, where they
+//! landed lost what was there.
 //!
 //! Simplifications, on purpose: bit flips strike whatever a read returns
 //! (page cache included) and a rewrite of the sector in the page cache heals
 //! it; metadata operations (create, rename, remove) never fail by injection.
+//!
+//! # One injector
+//!
+//! Every call asks one function what happens to it (`fs::decide`): the
+//! answer comes from a configuration drawn on the seed's streams
+//! ([`SimFs::new`]) or from a pinned [`Schedule`] ([`SimFs::replaying`]),
+//! and the same code applies it and records it. [`SimFs::schedule`] is the
+//! record: replayed pinned, it makes the same calls fail the same way. The
+//! harness arms its plan's crashes here ([`SimFs::crash_at_mutation`],
+//! [`SimFs::arm_crash_timer`]) and takes the log of calls and events
+//! ([`SimFs::take_log`]) and images of the disk ([`SimFs::image`]) for its
+//! judge; nothing outside this crate decides, applies, heals or flips a
+//! fault.
 //!
 //! ```
 //! use std::path::Path;
@@ -66,10 +87,15 @@
 
 mod fault;
 mod fs;
+mod schedule;
 mod seed;
 mod trace;
 
 pub use fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE, TornFill};
-pub use fs::{CrashMode, FsEvent, FsStats, Happening, Op, PowerLossReport, SimFs};
+pub use fs::{
+    CALL_BUDGET_MARKER, CallOutcome, CallRecord, CrashMode, DamageCause, DiskImage, FileImage,
+    FsEvent, FsRecord, FsStats, Happening, NodeId, Op, PowerLossReport, SimFs, View,
+};
+pub use schedule::{CrashTrigger, Decision, PinnedFault, Schedule};
 pub use seed::{Seed, SimRng, Stream};
 pub use trace::TraceHasher;

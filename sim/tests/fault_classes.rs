@@ -10,7 +10,8 @@ use std::path::Path;
 use common::{fs_with_durable_file, read};
 use faultline_engine::fs::Fs;
 use faultline_sim::{
-    CrashMode, Fault, FaultClass, FaultConfig, Happening, Op, SECTOR_SIZE, Seed, SimFs, TornFill,
+    CrashMode, DamageCause, Fault, FaultClass, FaultConfig, Happening, Op, SECTOR_SIZE, Seed,
+    SimFs, TornFill, View,
 };
 
 fn only(class: FaultClass) -> FaultConfig {
@@ -232,10 +233,11 @@ fn read_bit_flip_persists_until_the_sector_is_rewritten() {
     assert_eq!(fs.fault_counts().get(FaultClass::ReadBitFlip), 1);
 }
 
-#[test]
-fn misdirected_write_lands_elsewhere_and_leaves_the_target_alone() {
+/// A durable file of 8 sectors of 7s, a misdirected write of "payload" at
+/// sector 4: where it was meant to go and where it landed.
+fn misdirected(seed: u64) -> (SimFs, Box<dyn faultline_engine::fs::File>, u64, u64) {
     let base = vec![7u8; 8 * SECTOR_SIZE as usize];
-    let (fs, file) = fs_with_durable_file(4, FaultConfig::none(), &base);
+    let (fs, file) = fs_with_durable_file(seed, FaultConfig::none(), &base);
     fs.set_fault_config(only(FaultClass::MisdirectedWrite));
     let offset = 4 * SECTOR_SIZE;
     file.write_at(b"payload", offset).expect("a misdirected write reports success");
@@ -246,12 +248,64 @@ fn misdirected_write_lands_elsewhere_and_leaves_the_target_alone() {
     assert_eq!(at, offset);
     assert_ne!(landed_at, offset);
     assert_eq!((landed_at as i64 - offset as i64).unsigned_abs() % SECTOR_SIZE, 0);
+    assert_eq!(fs.fault_counts().get(FaultClass::MisdirectedWrite), 1);
+    (fs, file, offset, landed_at)
+}
+
+fn bytes_at(file: &dyn faultline_engine::fs::File, offset: u64) -> [u8; 7] {
     let mut here = [0u8; 7];
     file.read_exact_at(&mut here, offset).unwrap();
-    assert_eq!(here, [7; 7], "the target keeps its old bytes");
-    file.read_exact_at(&mut here, landed_at).unwrap();
-    assert_eq!(&here, b"payload");
-    assert_eq!(fs.fault_counts().get(FaultClass::MisdirectedWrite), 1);
+    here
+}
+
+#[test]
+fn a_misdirected_write_goes_wrong_on_the_way_to_the_device_not_in_the_cache() {
+    // The page cache holds the right bytes: a process crash, which keeps
+    // the cache, loses nothing.
+    let (fs, file, offset, landed_at) = misdirected(4);
+    assert_eq!(&bytes_at(file.as_ref(), offset), b"payload", "the cache has it where asked");
+    assert_eq!(bytes_at(file.as_ref(), landed_at), [7; 7], "and nothing where it will land");
+    fs.crash(CrashMode::ProcessCrash);
+    let fs = fs.reopen();
+    let file = fs.open(Path::new("/f")).unwrap();
+    assert_eq!(&bytes_at(file.as_ref(), offset), b"payload", "a process crash keeps the cache");
+    let damage =
+        fs.events().iter().filter(|e| matches!(e.happening, Happening::Damage { .. })).count();
+    assert_eq!(damage, 0, "nothing reached the device yet");
+}
+
+#[test]
+fn a_synced_misdirected_write_damages_both_places_on_the_device() {
+    let (fs, file, offset, landed_at) = misdirected(4);
+    file.sync_data().unwrap();
+    assert_eq!(&bytes_at(file.as_ref(), offset), b"payload", "the cache still serves it");
+    let damaged: Vec<(u64, u64, DamageCause)> = fs
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.happening {
+            Happening::Damage { cause, .. } => Some((e.offset, e.len, cause)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        damaged,
+        [(offset, 7, DamageCause::MisdirectedFrom), (landed_at, 7, DamageCause::MisdirectedTo)]
+    );
+    let durable = fs.image(View::Durable);
+    let image = durable.file("/f").unwrap();
+    let mut expected = vec![offset..offset + 7, landed_at..landed_at + 7];
+    expected.sort_by_key(|r| r.start);
+    assert_eq!(image.damaged, expected, "the durable image knows both places");
+    fs.crash(CrashMode::PowerLoss);
+    let fs = fs.reopen();
+    let file = fs.open(Path::new("/f")).unwrap();
+    assert_eq!(bytes_at(file.as_ref(), offset), [7; 7], "the device kept the old bytes");
+    assert_eq!(&bytes_at(file.as_ref(), landed_at), b"payload", "and got them elsewhere");
+    // Writing the right bytes where they belong, durably, heals that place.
+    file.write_at(b"payload", offset).unwrap();
+    file.sync_data().unwrap();
+    let healed = fs.image(View::Durable);
+    assert_eq!(healed.file("/f").unwrap().damaged, vec![landed_at..landed_at + 7]);
 }
 
 #[test]

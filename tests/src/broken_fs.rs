@@ -1,6 +1,7 @@
 //! A filesystem layer for deliberately broken engines in tests: it forwards
 //! every call to the filesystem below, except the file calls a [`Breakage`]
-//! overrides (skipping fsyncs, retrying them, peeking after a failure).
+//! overrides (skipping fsyncs, retrying them, peeking after a failure,
+//! writing as a handle is dropped).
 
 use std::fmt;
 use std::io;
@@ -21,6 +22,10 @@ pub trait Breakage: Send + Sync + fmt::Debug + 'static {
     fn sync_data(&self, file: &dyn File) -> io::Result<()> {
         file.sync_data()
     }
+
+    /// When the engine drops its handle (a process that unwinds drops
+    /// them all).
+    fn drop_file(&self, _file: &dyn File) {}
 }
 
 /// `inner` with every file it opens broken by `B`.
@@ -45,6 +50,12 @@ impl<B: Breakage> BrokenFs<B> {
 struct BrokenFile<B: Breakage> {
     file: Box<dyn File>,
     breakage: Arc<B>,
+}
+
+impl<B: Breakage> Drop for BrokenFile<B> {
+    fn drop(&mut self) {
+        self.breakage.drop_file(self.file.as_ref());
+    }
 }
 
 impl<B: Breakage> Fs for BrokenFs<B> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use faultline_scenarios::{
-    FailureKind, Plan, Registry, RunConfig, Scenario, Shard, SweepConfig, cases, run,
-    run_checking_determinism, sweep,
+    FailureKind, Plan, PlanError, Registry, RunConfig, Scenario, Shard, SweepConfig, WorkloadShape,
+    cases, run, run_checking_determinism, sweep,
 };
 use faultline_sim::Seed;
 
@@ -64,11 +64,13 @@ impl Scenario for Nondeterministic {
         "test only: its plan depends on how often it was asked"
     }
 
-    fn plan(&self, _seed: Seed) -> Plan {
-        let mut plan = Plan::default();
-        plan.workload.clients = 1;
-        plan.workload.txs_per_client = 3 + self.plans.fetch_add(1, Ordering::SeqCst) as usize;
-        plan
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
+        let workload = WorkloadShape {
+            clients: 1,
+            txs_per_client: 3 + self.plans.fetch_add(1, Ordering::SeqCst) as usize,
+            ..WorkloadShape::default()
+        };
+        Plan::builder(seed).workload(workload).build()
     }
 }
 

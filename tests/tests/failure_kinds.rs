@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use faultline_engine::fs::{DirEntry, File, Fs};
-use faultline_scenarios::{FailureKind, Plan, Registry, RunConfig, Scenario, report, run};
+use faultline_scenarios::{
+    FailureKind, Plan, PlanError, Registry, RunConfig, Scenario, report, run,
+};
 use faultline_sim::Seed;
 
 #[test]
@@ -115,9 +117,9 @@ impl Scenario for Panicking {
         "test only: the engine panics on its 10th write"
     }
 
-    fn plan(&self, _seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         self.writes.store(0, Ordering::SeqCst);
-        Plan::default()
+        Plan::builder(seed).build()
     }
 
     fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use faultline_engine::fs::{File, Fs};
 use faultline_scenarios::{
-    Decision, PinnedFault, Plan, Registry, RunConfig, RunMode, Scenario, draw_crashes,
+    Decision, PinnedFault, Plan, PlanError, Registry, RunConfig, RunMode, Scenario, draw_crashes,
     draw_options, exhaust, run, shrink,
 };
 use faultline_sim::{CrashMode, FaultClass, FaultConfig, Seed, Stream};
@@ -42,20 +42,18 @@ impl Scenario for RetryingFsync {
         "test only: a broken engine that retries a failed fsync"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let mut faults = FaultConfig::none()
             .with(FaultClass::FsyncError, 0.03)
             .with(FaultClass::WriteError, 0.02);
         faults.torn_write = 0.5;
-        Plan {
-            options: draw_options(&mut rng),
-            faults,
-            incarnations: 5,
-            crashes: draw_crashes(&mut crash_rng, 4, 120, 100, 0.7),
-            ..Plan::default()
-        }
+        Plan::builder(seed)
+            .options(draw_options(&mut rng))
+            .faults(faults)
+            .crashes(draw_crashes(&mut crash_rng, 4, 120, 100, 0.7))
+            .build()
     }
 
     fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {

@@ -1,21 +1,21 @@
 //! The simulated tasks of an incarnation: clients that commit with
 //! simulated think times (some holding a transaction across a wait, some
 //! waiting for their acknowledgement), the durability task that runs the
-//! engine's durability steps, readers that check `read_at`, a scenario's
-//! engine tasks, and a crash timer. Every task re-checks `World::stop`
-//! after each wait and ends once the incarnation stopped.
+//! engine's durability steps, readers that have `read_at` checked, the
+//! plan's engine tasks, and the crash timer. Every task re-checks
+//! `World::stop` after each wait and ends once the incarnation stopped.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use faultline_sim::{CrashMode, SimRng};
+use faultline_sim::SimRng;
 use rand::RngExt;
 
+use crate::judge::RunEvent;
 use crate::outcome::FailureKind;
+use crate::plan::EngineTask;
 use crate::runtime::sleep;
-use crate::scenario::EngineTask;
-use crate::schedule::CrashTrigger;
 
 use super::world::World;
 
@@ -32,7 +32,7 @@ fn ms(n: u64) -> Duration {
 
 /// A client: commits `txs_per_client` transactions.
 pub(super) async fn client(shared: Shared, client: usize, mut work: SimRng, mut sched: SimRng) {
-    let shape = shared.borrow().shape.clone();
+    let shape = shared.borrow().plan.workload.clone();
     for _ in 0..shape.txs_per_client {
         sleep(ms(sched.random_range(1..=shape.think_ms_max))).await;
         let hold = sched.random_range(0..100) < shape.hold_percent;
@@ -40,12 +40,12 @@ pub(super) async fn client(shared: Shared, client: usize, mut work: SimRng, mut 
         let offset = if hold {
             // Held across a wait: another client may commit meanwhile, and
             // the commit must then be refused as a conflict.
-            let Some(tx) = shared.borrow_mut().begin() else { break };
+            let Some(tx) = shared.borrow_mut().begin(client) else { break };
             sleep(ms(sched.random_range(1..=shape.think_ms_max))).await;
             shared.borrow_mut().commit(client, tx, &mut work)
         } else {
             let mut world = shared.borrow_mut();
-            let Some(tx) = world.begin() else { break };
+            let Some(tx) = world.begin(client) else { break };
             world.commit(client, tx, &mut work)
         };
         if shared.borrow().is_stopped() {
@@ -103,7 +103,7 @@ pub(super) async fn durability(shared: Shared, interval_ms_max: u64, mut sched: 
     }
 }
 
-/// A reader: checks `read_at` at random retained offsets.
+/// A reader: has `read_at` checked at random retained offsets.
 pub(super) async fn reader(shared: Shared, reads: usize, think_ms_max: u64, mut rng: SimRng) {
     for _ in 0..reads {
         sleep(ms(rng.random_range(1..=think_ms_max))).await;
@@ -116,7 +116,7 @@ pub(super) async fn reader(shared: Shared, reads: usize, think_ms_max: u64, mut 
     }
 }
 
-/// A scenario's engine task: steps until the clients are done.
+/// An engine task: steps until the clients are done.
 pub(super) async fn engine_task(shared: Shared, mut task: Box<dyn EngineTask>, mut sched: SimRng) {
     loop {
         sleep(task.interval(&mut sched)).await;
@@ -128,24 +128,30 @@ pub(super) async fn engine_task(shared: Shared, mut task: Box<dyn EngineTask>, m
     }
 }
 
-/// Crashes the machine at simulated time `deadline_ns`, unless the
-/// incarnation ended first (the supervisor aborts this task then). A
-/// recorded crash is keyed by its deadline, not by when the task got to
-/// run: a pinned replay sleeps to the same deadline, so the scheduler sees
-/// the same timers.
-pub(super) async fn crash_timer(
-    shared: Shared,
-    deadline_ns: u64,
-    incarnation: u32,
-    mode: CrashMode,
-    torn: bool,
-    record: bool,
-) {
-    let now = shared.borrow().now_ns();
-    sleep(Duration::from_nanos(deadline_ns.saturating_sub(now))).await;
-    let mut world = shared.borrow_mut();
-    if !world.is_stopped() {
-        let trigger = CrashTrigger::Time { ns: deadline_ns, incarnation };
-        world.crash_now(mode, torn, record.then_some(trigger));
+/// The crash timer of incarnation `incarnation`: sleeps to each deadline
+/// the filesystem names for it (the plan's, or a pinned schedule's) and
+/// lets the filesystem decide whether the machine goes down then. The
+/// supervisor aborts it when the incarnation ends.
+pub(super) async fn crash_timer(shared: Shared, incarnation: u32) {
+    loop {
+        let (now, deadline) = {
+            let world = shared.borrow();
+            let now = world.now_ns();
+            let Some(sim) = &world.sim else { return };
+            (now, sim.crash_timer_deadline(incarnation, now))
+        };
+        let Some(deadline) = deadline else { return };
+        sleep(Duration::from_nanos(deadline.saturating_sub(now))).await;
+        let mut world = shared.borrow_mut();
+        if world.is_stopped() {
+            return;
+        }
+        let Some(sim) = world.sim.clone() else { return };
+        if let Some(mode) = sim.fire_crash_timer(incarnation, deadline) {
+            world.event(format!("crash mode={} cause=timer", mode.name()));
+            world.emit(&RunEvent::WentDown { mode, cause: "timer" });
+            world.crashed();
+            return;
+        }
     }
 }

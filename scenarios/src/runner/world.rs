@@ -1,25 +1,23 @@
 //! The state one run's tasks share, and every call into the engine, each
-//! guarded: a poisoned-write panic is a crash, any other panic a finding,
-//! and every answer is checked against the model on the spot.
+//! guarded: a poisoned-write panic is a crash, any other panic a finding.
+//! The world supervises; it judges nothing itself: it tells the judge what
+//! happened ([`RunEvent`]), after the filesystem's own log of calls and
+//! events, and stops the run at the first broken invariant.
 
-use std::sync::Arc;
+use std::cell::Cell;
 
 use faultline_engine::Database;
 use faultline_engine::datastore::{MutTx, TxError};
 use faultline_engine::db::CommitError;
-use faultline_sim::{CrashMode, SimFs, SimRng};
-use parking_lot::Mutex;
-use rand::RngExt;
+use faultline_sim::{FsRecord, SimFs, SimRng};
 
-use crate::model::{DurabilityRule, Invariant, Model, Violation, apply_to_tx};
+use crate::judge::{Judge, RunEvent, Step, Violation};
 use crate::outcome::{Failure, FailureKind, RunStats};
 use crate::panics::{self, Caught};
+use crate::plan::{EngineTask, Plan};
 use crate::runtime;
-use crate::scenario::{EngineTask, TaskStep};
-use crate::schedule::{CrashTrigger, crash_mode_name};
-use crate::tap::{TapCore, TapState};
 use crate::trace::Trace;
-use crate::workload::{WorkloadShape, generate_tx};
+use crate::workload::TxOp;
 
 /// The most fault lines a report keeps.
 const FIRED_MAX: usize = 200;
@@ -39,46 +37,32 @@ pub(super) enum Stop {
 /// no borrow is ever held across an await).
 pub(super) struct World {
     pub(super) db: Option<Database>,
-    pub(super) model: Model,
+    pub(super) judge: Judge,
     pub(super) trace: Trace,
     pub(super) stop: Option<Stop>,
     pub(super) stats: RunStats,
     pub(super) fired: Vec<String>,
     pub(super) clients_running: usize,
-    pub(super) shape: WorkloadShape,
-    pub(super) tap: Arc<Mutex<TapState>>,
-    pub(super) tap_core: TapCore,
+    pub(super) plan: Plan,
+    /// The simulated filesystem of the current incarnation, if simulated.
     pub(super) sim: Option<SimFs>,
     /// The simulated time last seen inside the runtime.
-    last_ns: std::cell::Cell<u64>,
-    poison_rng: SimRng,
-    power_loss_after_poison: f64,
+    last_ns: Cell<u64>,
 }
 
 impl World {
-    pub(super) fn new(
-        shape: WorkloadShape,
-        tap: Arc<Mutex<TapState>>,
-        sim: Option<SimFs>,
-        keep_trace: bool,
-        poison_rng: SimRng,
-        power_loss_after_poison: f64,
-    ) -> Self {
+    pub(super) fn new(plan: Plan, sim: Option<SimFs>, keep_trace: bool) -> Self {
         World {
             db: None,
-            model: Model::new(),
+            judge: Judge::new(&plan, sim.clone()),
             trace: Trace::new(keep_trace),
             stop: None,
             stats: RunStats { runs: 1, ..RunStats::default() },
             fired: Vec::new(),
             clients_running: 0,
-            shape,
-            tap_core: TapCore::new(sim.clone(), Arc::clone(&tap)),
-            tap,
+            plan,
             sim,
-            last_ns: std::cell::Cell::new(0),
-            poison_rng,
-            power_loss_after_poison,
+            last_ns: Cell::new(0),
         }
     }
 
@@ -91,26 +75,56 @@ impl World {
         self.last_ns.get()
     }
 
-    /// Appends an event to the trace, after whatever the filesystem
-    /// reported since the last one.
+    /// Appends an event to the trace, after what the filesystem logged
+    /// since the last one.
     pub(super) fn event(&mut self, text: String) {
-        self.sync_trace();
+        self.drain();
         let at = self.now_ns();
         self.trace.push(at, text);
     }
 
-    /// Moves the filesystem's fault and crash lines into the trace.
-    pub(super) fn sync_trace(&mut self) {
-        let lines = std::mem::take(&mut self.tap.lock().pending_trace);
-        if lines.is_empty() {
+    /// Hands the filesystem's log to the judge (and its faults, crashes
+    /// and damage to the trace).
+    pub(super) fn drain(&mut self) {
+        let Some(sim) = &self.sim else { return };
+        let log = sim.take_log();
+        if log.is_empty() {
             return;
         }
         let at = self.now_ns();
-        for line in lines {
-            if self.fired.len() < FIRED_MAX {
-                self.fired.push(line.clone());
+        for record in log {
+            if let FsRecord::Event(event) = &record {
+                let line = format!("fs {event}");
+                if self.fired.len() < FIRED_MAX {
+                    self.fired.push(line.clone());
+                }
+                self.trace.push(at, line);
             }
-            self.trace.push(at, line);
+            self.judge_only(&RunEvent::Fs(&record));
+        }
+    }
+
+    /// Tells the judge `event` (after the filesystem's log); `false` if it
+    /// found a broken invariant (the run then stops).
+    pub(super) fn emit(&mut self, event: &RunEvent<'_>) -> bool {
+        self.drain();
+        self.judge_only(event)
+    }
+
+    fn judge_only(&mut self, event: &RunEvent<'_>) -> bool {
+        if matches!(self.stop, Some(Stop::Failed(_))) {
+            return false;
+        }
+        match panics::catch(|| self.judge.observe(event)) {
+            Ok(Ok(())) => true,
+            Ok(Err(violation)) => {
+                self.violated(violation);
+                false
+            }
+            Err(caught) => {
+                self.panicked(caught);
+                false
+            }
         }
     }
 
@@ -124,7 +138,7 @@ impl World {
             return;
         }
         let at_ns = self.now_ns();
-        self.event(format!("FAILED {kind}: {detail}"));
+        self.trace.push(at_ns, format!("FAILED {kind}: {detail}"));
         self.stop = Some(Stop::Failed(Failure { kind, detail, at_ns }));
     }
 
@@ -149,54 +163,21 @@ impl World {
         }
     }
 
-    /// Which durability promise applies now.
-    pub(super) fn rule(&self) -> DurabilityRule {
-        if self.tap.lock().voided {
-            DurabilityRule::ConsistencyOnly
-        } else {
-            DurabilityRule::Durable
-        }
-    }
-
-    /// Whether a fault damaged bytes that may have been durable or voided
-    /// the durability promise: only then may an open refuse the history or
-    /// pass over a snapshot.
-    pub(super) fn history_may_be_damaged(&self) -> bool {
-        let tap = self.tap.lock();
-        tap.damaged || tap.voided
-    }
-
     /// Whether the simulated process is still alive.
     pub(super) fn alive(&self) -> bool {
         self.sim.as_ref().is_none_or(SimFs::is_alive)
     }
 
-    /// Takes the process down after a poisoned write or a failed open: a
-    /// power loss or a process crash, drawn (not a recorded decision: it is
-    /// the consequence of one).
+    /// Takes the process down after a poisoned write or a failed open: the
+    /// filesystem draws how (a consequence, not a decision).
     pub(super) fn go_down(&mut self, cause: &str) {
-        if self.sim.is_some() && self.alive() {
-            let mode = if self.poison_rng.random_bool(self.power_loss_after_poison) {
-                CrashMode::PowerLoss
-            } else {
-                CrashMode::ProcessCrash
-            };
-            self.tap_core.crash_now(mode, true, None);
-            self.event(format!("crash mode={} cause={cause}", crash_mode_name(mode)));
+        if let Some(sim) = self.sim.clone()
+            && sim.is_alive()
+        {
+            let mode = sim.go_down(self.plan.power_loss_after_failure);
+            self.event(format!("crash mode={} cause={cause}", mode.name()));
+            self.emit(&RunEvent::WentDown { mode, cause });
         }
-        self.crashed();
-    }
-
-    /// A planned crash at a simulated time, recorded as a decision (unless
-    /// replaying a pinned one).
-    pub(super) fn crash_now(
-        &mut self,
-        mode: CrashMode,
-        torn: bool,
-        record_as: Option<CrashTrigger>,
-    ) {
-        self.tap_core.crash_now(mode, torn, record_as);
-        self.event(format!("crash mode={} cause=timer", crash_mode_name(mode)));
         self.crashed();
     }
 
@@ -204,57 +185,67 @@ impl World {
         self.db.as_mut().expect("a running incarnation has a database")
     }
 
-    /// Starts a client transaction, after checking that the engine's latest
-    /// offset is the model's. `None` once the run stopped.
-    pub(super) fn begin(&mut self) -> Option<MutTx> {
+    /// Starts a client transaction. `None` once the run stopped.
+    pub(super) fn begin(&mut self, client: usize) -> Option<MutTx> {
         if self.is_stopped() {
             return None;
         }
-        let submitted = self.model.submitted();
         let db = self.db();
         let latest = db.latest().offset();
         let tx = db.begin();
-        if latest != Some(submitted) {
-            self.violated(Violation::new(
-                Invariant::StateMismatch,
-                format!("engine latest-offset={latest:?} model submitted={submitted}"),
-            ));
-            return None;
-        }
-        Some(tx)
+        self.emit(&RunEvent::Began { client, latest }).then_some(tx)
     }
 
-    /// Builds a valid transaction on what `tx` began from and commits it;
-    /// returns its offset, or `None` if it was (rightly) refused.
+    /// Has the plan's generator write a transaction on what `tx` began
+    /// from, applies it and commits it; returns its offset, or `None` if
+    /// it was (rightly) refused or the run stopped.
     pub(super) fn commit(&mut self, client: usize, mut tx: MutTx, rng: &mut SimRng) -> Option<u64> {
         if self.is_stopped() {
             return None;
         }
-        let began = tx.offset() - 1;
-        let base = self.model.state_at(began).expect("transactions begin at a submitted offset");
-        let ops = generate_tx(base, &self.shape, rng);
-        for op in &ops {
-            match panics::catch(|| apply_to_tx(&mut tx, op)) {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    self.violated(Violation::new(
-                        Invariant::TxRefused,
-                        format!("client={client} began-after={began} {op}: {error}"),
-                    ));
-                    return None;
-                }
+        let began_after = tx.offset() - 1;
+        let base = self.judge.model().state_at(began_after).expect("began on a submitted offset");
+        let ops = self.plan.generator.generate(base, &self.plan.workload, rng);
+        for (i, op) in ops.iter().enumerate() {
+            let engine = match panics::catch(|| apply_to_tx(&mut tx, op)) {
+                Ok(result) => result.map_err(|error| error.to_string()),
                 Err(caught) => {
                     self.panicked(caught);
                     return None;
                 }
+            };
+            let refused = engine.clone().err();
+            let event = RunEvent::TxOp { client, began_after, before: &ops[..i], op, engine };
+            if !self.emit(&event) {
+                return None;
+            }
+            if let Some(error) = refused {
+                self.stats.txs_refused += 1;
+                self.event(format!("aborted client={client} {op}: {error}"));
+                return None;
             }
         }
-        let conflict_expected = self.model.submitted() != began;
         let db = self.db();
         match panics::catch(|| db.commit(tx)) {
-            Ok(Ok(offset)) => self.committed(client, offset, &ops, conflict_expected),
+            Ok(Ok(offset)) => {
+                self.stats.txs_committed += 1;
+                let text: Vec<String> = ops.iter().map(ToString::to_string).collect();
+                self.event(format!(
+                    "commit client={client} offset={offset} ops=[{}]",
+                    text.join("; ")
+                ));
+                let event = RunEvent::Committed { client, began_after, offset, ops: &ops };
+                self.emit(&event).then_some(offset)
+            }
             Ok(Err(error)) => {
-                self.commit_refused(client, began, error, conflict_expected);
+                self.stats.txs_refused += 1;
+                match &error {
+                    CommitError::Tx(TxError::Conflict { .. }) => {
+                        self.event(format!("conflict client={client} began-after={began_after}"));
+                    }
+                    error => self.event(format!("refused client={client}: {error}")),
+                }
+                self.emit(&RunEvent::CommitRefused { client, began_after, error: &error });
                 None
             }
             Err(caught) => {
@@ -264,66 +255,16 @@ impl World {
         }
     }
 
-    fn committed(
-        &mut self,
-        client: usize,
-        offset: u64,
-        ops: &[crate::model::TxOp],
-        conflict_expected: bool,
-    ) -> Option<u64> {
-        self.stats.txs_committed += 1;
-        self.event(format!("commit client={client} offset={offset} ops={}", ops.len()));
-        if conflict_expected {
-            self.violated(Violation::new(
-                Invariant::ConflictMismatch,
-                format!("offset={offset} committed though another transaction committed first"),
-            ));
-            return None;
-        }
-        if let Err(violation) = self.model.commit(offset, ops) {
-            self.violated(violation);
-            return None;
-        }
-        Some(offset)
-    }
-
-    fn commit_refused(
-        &mut self,
-        client: usize,
-        began: u64,
-        error: CommitError,
-        conflict_expected: bool,
-    ) {
-        match error {
-            CommitError::Tx(TxError::Conflict { .. }) if conflict_expected => {
-                self.stats.txs_refused += 1;
-                self.event(format!("conflict client={client} began-after={began}"));
-            }
-            CommitError::TooLarge { .. } => {
-                self.stats.txs_refused += 1;
-                self.event(format!("refused client={client}: {error}"));
-            }
-            CommitError::Tx(TxError::Conflict { .. }) => self.violated(Violation::new(
-                Invariant::ConflictMismatch,
-                format!("client={client} began-after={began}: {error} without a concurrent commit"),
-            )),
-            error => self.violated(Violation::new(
-                Invariant::TxRefused,
-                format!("client={client} began-after={began}: {error}"),
-            )),
-        }
-    }
-
     /// Whether `offset` is durable; checks nothing.
     pub(super) fn is_durable(&mut self, offset: u64) -> bool {
         self.db().durable_offset().is_some_and(|durable| durable >= offset)
     }
 
-    /// One durability step, judged: a step that returns must have seen no
-    /// failed call; a step that poisons must not have moved the durable
-    /// offset nor touched the filesystem after the failed call.
+    /// One durability step.
     pub(super) fn durability_step(&mut self) {
-        let errors_before = self.tap.lock().errors;
+        if !self.emit(&RunEvent::StepStarted(Step::Durability)) {
+            return;
+        }
         let db = self.db();
         let durable_before = db.durable_offset();
         let result = panics::catch(|| {
@@ -331,92 +272,63 @@ impl World {
             db.assert_invariants();
             durable
         });
-        self.sync_trace();
         match result {
-            Ok(None) => {}
-            Ok(Some(durable)) => self.made_durable(durable, errors_before),
+            Ok(durable) => {
+                if let Some(durable) = durable {
+                    self.stats.durability_steps += 1;
+                    self.event(format!("durable offset={durable}"));
+                }
+                self.emit(&RunEvent::DurabilityStepped { durable });
+            }
             Err(caught) if caught.is_poison() => {
-                self.poisoned(&caught, durable_before, errors_before);
+                self.poisoned(Step::Durability, &caught, durable_before);
             }
             Err(caught) => self.panicked(caught),
         }
     }
 
-    fn made_durable(&mut self, durable: u64, errors_before: u64) {
-        self.stats.durability_steps += 1;
-        self.event(format!("durable offset={durable}"));
-        let errors = self.tap.lock().errors;
-        if errors > errors_before {
-            self.violated(Violation::new(
-                Invariant::ErrorSwallowed,
-                format!("failed-calls={} durable={durable}", errors - errors_before),
-            ));
+    /// The engine panicked with the poison message in `step`: the judge
+    /// hears of it, the process unwinds (the database is dropped while the
+    /// process lives, as a panic's unwinding would) and goes down.
+    pub(super) fn poisoned(&mut self, step: Step, caught: &Caught, durable_before: Option<u64>) {
+        self.stats.poisonings += 1;
+        self.event(format!("poisoned in {step}: {}", caught.message));
+        let durable_after = self.db.as_ref().and_then(Database::durable_offset);
+        let event =
+            RunEvent::Poisoned { step, message: &caught.message, durable_before, durable_after };
+        if !self.emit(&event) {
             return;
         }
-        if let Err(violation) = self.model.acknowledge(durable) {
-            self.violated(violation);
+        let db = self.db.take();
+        if let Err(caught) = panics::catch(|| drop(db)) {
+            self.panicked(caught);
+            return;
         }
-    }
-
-    /// The engine panicked with the poison message inside a durability
-    /// step (or an engine task).
-    pub(super) fn poisoned(
-        &mut self,
-        caught: &Caught,
-        durable_before: Option<u64>,
-        errors_before: u64,
-    ) {
-        self.stats.poisonings += 1;
-        self.event(format!("poisoned: {}", caught.message));
-        let durable_after = self.db.as_ref().and_then(Database::durable_offset);
-        let (errors, calls, last_error) = {
-            let tap = self.tap.lock();
-            (tap.errors, tap.calls, tap.last_error_call)
-        };
-        if durable_after != durable_before {
-            self.violated(Violation::new(
-                Invariant::AckedAfterPoison,
-                format!("durable before={durable_before:?} after={durable_after:?}"),
-            ));
-        } else if errors == errors_before {
-            self.fail(
-                FailureKind::UnexpectedPanic,
-                format!("poisoned without a failed filesystem call: {}", caught.message),
-            );
-        } else if calls != last_error {
-            self.violated(Violation::new(
-                Invariant::RetriedAfterError,
-                format!("fs-calls-after-the-failed-one={}", calls - last_error),
-            ));
-        }
+        self.drain();
         self.go_down("poison");
     }
 
     /// One step of a scenario's engine task.
     pub(super) fn engine_task_step(&mut self, task: &mut dyn EngineTask) {
-        let errors_before = self.tap.lock().errors;
-        let marks_before = self.fault_marks();
+        let name = task.name().to_owned();
+        if !self.emit(&RunEvent::StepStarted(Step::Task(name.clone()))) {
+            return;
+        }
         let db = self.db();
         let durable_before = db.durable_offset();
         let result = panics::catch(|| task.step(db));
-        self.sync_trace();
         match result {
-            Ok(Ok(TaskStep::Done(line))) => self.event(format!("{}: {line}", task.name())),
-            Ok(Ok(TaskStep::Idle)) => {}
-            Ok(Ok(TaskStep::Failed(line))) => {
-                let line = format!("{}: {line}", task.name());
-                let excused = self.fault_marks() != marks_before
-                    || !self.alive()
-                    || self.history_may_be_damaged();
-                if excused {
-                    self.event(line);
-                } else {
-                    self.violated(Violation::new(Invariant::FailedWithoutFault, line));
+            Ok(Ok(step)) => {
+                if let crate::plan::TaskStep::Done(line) | crate::plan::TaskStep::Failed(line) =
+                    &step
+                {
+                    self.event(format!("{name}: {line}"));
                 }
+                self.emit(&RunEvent::TaskStepped { task: &name, step: &step });
             }
             Ok(Err(violation)) => self.violated(violation),
             Err(caught) if caught.is_poison() => {
-                self.poisoned(&caught, durable_before, errors_before);
+                self.poisoned(Step::Task(name), &caught, durable_before);
             }
             Err(caught) => self.panicked(caught),
         }
@@ -425,22 +337,21 @@ impl World {
         }
     }
 
-    /// Faults fired plus crashes seen so far: a step that failed while
-    /// this stayed put met no fault.
-    fn fault_marks(&self) -> u64 {
-        let tap = self.tap.lock();
-        tap.counts.total() + tap.crashes
-    }
-
-    /// Checks `read_at` at offsets chosen by `picks` against the model.
+    /// Has the judge check `read_at` at offsets chosen by `picks`.
     pub(super) fn check_reads(&mut self, picks: &[u64]) {
         self.stats.reads_checked += picks.len() as u64;
-        let db = self.db.as_ref().expect("a running incarnation has a database");
-        let result = panics::catch(|| self.model.check_reads(db, picks));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(violation)) => self.violated(violation),
-            Err(caught) => self.panicked(caught),
-        }
+        let db = self.db.take().expect("a running incarnation has a database");
+        self.emit(&RunEvent::ReadCheck { db: &db, picks });
+        self.db = Some(db);
+    }
+}
+
+/// Applies `op` to a transaction of the engine.
+fn apply_to_tx(tx: &mut MutTx, op: &TxOp) -> Result<(), TxError> {
+    match op {
+        TxOp::CreateTable { name, columns } => tx.create_table(name, columns.clone()).map(drop),
+        TxOp::DropTable { name } => tx.drop_table(name),
+        TxOp::Insert { table, row } => tx.insert(table, row.clone()),
+        TxOp::Delete { table, row } => tx.delete(table, row),
     }
 }

@@ -9,12 +9,13 @@
 //! open or in the middle of the workload; power losses and process crashes
 //! alike. No other fault.
 
-use faultline_sim::{CrashMode, FaultConfig, Seed, Stream};
+use faultline_sim::{Seed, Stream};
 use rand::RngExt;
 
-use crate::scenario::{
-    Plan, PlannedCrash, Scenario, draw_crashes, draw_options, first_open_mutations,
+use crate::plan::{
+    Plan, PlanError, PlannedCrash, draw_crashes, draw_mode, draw_options, first_open_mutations,
 };
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -30,7 +31,7 @@ impl Scenario for BootstrapFromHistory {
         "crashes inside the first open and later opens; recovery replays DDL-heavy history"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let options = draw_options(&mut rng);
@@ -42,33 +43,26 @@ impl Scenario for BootstrapFromHistory {
             ..WorkloadShape::default()
         };
         let open_mutations = first_open_mutations(&options);
-        let mode = |rng: &mut faultline_sim::SimRng| {
-            if rng.random_bool(0.6) { CrashMode::PowerLoss } else { CrashMode::ProcessCrash }
+        let inside_open = |rng: &mut faultline_sim::SimRng| PlannedCrash::AtMutation {
+            n: rng.random_range(1..=open_mutations),
+            mode: draw_mode(rng, 0.6),
         };
-        let mut crashes = vec![PlannedCrash::AtMutation {
-            n: crash_rng.random_range(1..=open_mutations),
-            mode: mode(&mut crash_rng),
-        }];
+        let mut crashes = vec![inside_open(&mut crash_rng)];
         for _ in 0..crash_rng.random_range(1..=4) {
+            // Inside the recovery open (it reads, repairs, rewrites), or in
+            // the workload.
             let crash = if crash_rng.random_bool(0.4) {
-                // Inside the recovery open: it reads, repairs, rewrites.
-                PlannedCrash::AtMutation {
-                    n: crash_rng.random_range(1..=open_mutations),
-                    mode: mode(&mut crash_rng),
-                }
+                inside_open(&mut crash_rng)
             } else {
                 draw_crashes(&mut crash_rng, 1, 200, 150, 0.6)[0]
             };
             crashes.push(crash);
         }
-        Plan {
-            options,
-            faults: FaultConfig::none(),
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            read_checks: 8,
-            ..Plan::default()
-        }
+        Plan::builder(seed)
+            .options(options)
+            .workload(workload)
+            .crashes(crashes)
+            .read_checks(8)
+            .build()
     }
 }

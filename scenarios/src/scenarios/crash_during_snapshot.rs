@@ -7,12 +7,12 @@
 //! full replay where one is possible. Some seeds add a lying fsync (see
 //! the plan).
 
-use faultline_sim::{CrashMode, FaultClass, FaultConfig, Seed, Stream};
+use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
 use rand::RngExt;
 
-use super::snapshotting::{SnapshotTask, check_recovery};
-use crate::model::Violation;
-use crate::scenario::{EngineTask, Plan, PlannedCrash, RecoveryContext, Scenario, draw_options};
+use super::snapshotting::with_snapshots;
+use crate::plan::{Plan, PlanError, PlannedCrash, draw_mode, draw_options};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -28,14 +28,14 @@ impl Scenario for CrashDuringSnapshot {
         "crashes at mutation points inside snapshot persists, prunes and segment removals"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut options = draw_options(&mut rng);
         options.snapshots.every_txs = rng.random_range(1..=3);
         options.snapshots.chain_max = rng.random_range(0..=3);
         options.snapshots.retain = rng.random_range(1..=2);
         // A third of the seeds also get a lying fsync: durability is void
-        // then (the oracle checks consistency only), and a snapshot can end
+        // then (the judge checks consistency only), and a snapshot can end
         // up newer than the log that survived, which must never be used.
         // The log is kept whole for them, so that a consistent state is
         // always there to recover.
@@ -47,34 +47,16 @@ impl Scenario for CrashDuringSnapshot {
             ..WorkloadShape::default()
         };
         let mut crash_rng = seed.rng(Stream::CrashPoints);
-        let crashes = (0..rng.random_range(2..=4))
+        let crashes: Vec<PlannedCrash> = (0..rng.random_range(2..=4))
             .map(|_| {
-                let mode = if crash_rng.random_bool(0.7) {
-                    CrashMode::PowerLoss
-                } else {
-                    CrashMode::ProcessCrash
-                };
+                let mode = draw_mode(&mut crash_rng, 0.7);
                 PlannedCrash::AtMutation { n: crash_rng.random_range(10..=300), mode }
             })
-            .collect::<Vec<_>>();
+            .collect();
         let faults = FaultConfig::none()
             .with(FaultClass::TornWrite, 0.5)
             .with(FaultClass::LyingFsync, if lying { 0.5 } else { 0.0 });
-        Plan {
-            options,
-            faults,
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            ..Plan::default()
-        }
-    }
-
-    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
-        vec![Box::new(SnapshotTask { interval_ms_max: 3 })]
-    }
-
-    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
-        check_recovery(context)
+        let plan = Plan::builder(seed).options(options).faults(faults).workload(workload);
+        with_snapshots(plan.crashes(crashes), 3).build()
     }
 }

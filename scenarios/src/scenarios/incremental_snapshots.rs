@@ -3,15 +3,15 @@
 //! compaction when the chain reaches its bound), with fsync errors, short
 //! writes and torn writes aimed at snapshot persists as much as at the log,
 //! and for half the seeds bit flips on read, which hit the snapshot files
-//! an open reads.
-//! Every recovery must equal a full replay where one is possible.
+//! an open reads. Every recovery must equal a full replay where one is
+//! possible.
 
 use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
 use rand::RngExt;
 
-use super::snapshotting::{SnapshotTask, check_recovery};
-use crate::model::Violation;
-use crate::scenario::{EngineTask, Plan, RecoveryContext, Scenario, draw_crashes, draw_options};
+use super::snapshotting::with_snapshots;
+use crate::plan::{Plan, PlanError, draw_crashes, draw_options};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -27,7 +27,7 @@ impl Scenario for IncrementalSnapshots {
         "incremental chains and their compaction under write, fsync, torn-write and read bit-flip faults"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut options = draw_options(&mut rng);
         options.snapshots.every_txs = rng.random_range(2..=8);
@@ -49,21 +49,7 @@ impl Scenario for IncrementalSnapshots {
             .with(FaultClass::ShortWrite, 0.004)
             .with(FaultClass::TornWrite, 0.5)
             .with(FaultClass::ReadBitFlip, bit_flips);
-        Plan {
-            options,
-            faults,
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            ..Plan::default()
-        }
-    }
-
-    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
-        vec![Box::new(SnapshotTask { interval_ms_max: 8 })]
-    }
-
-    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
-        check_recovery(context)
+        let plan = Plan::builder(seed).options(options).faults(faults).workload(workload);
+        with_snapshots(plan.crashes(crashes), 8).build()
     }
 }

@@ -6,10 +6,11 @@
 //! transactions are held across a wait, so conflicts are frequent. Process
 //! crashes and power losses at random times; no other fault.
 
-use faultline_sim::{FaultConfig, Seed, Stream};
+use faultline_sim::{Seed, Stream};
 use rand::RngExt;
 
-use crate::scenario::{Plan, Scenario, draw_crashes, draw_options, pick};
+use crate::plan::{Plan, PlanError, draw_crashes, draw_options, pick};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -25,7 +26,7 @@ impl Scenario for MvccReads {
         "read_at(t) at random retained offsets equals the model at t, live and after recovery"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut options = draw_options(&mut rng);
         options.versions_retained = *pick(&mut rng, &[2, 4, 16, 64]);
@@ -39,14 +40,11 @@ impl Scenario for MvccReads {
         };
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=2), 200, 150, 0.5);
-        Plan {
-            options,
-            faults: FaultConfig::none(),
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            read_checks: 16,
-            ..Plan::default()
-        }
+        Plan::builder(seed)
+            .options(options)
+            .workload(workload)
+            .crashes(crashes)
+            .read_checks(16)
+            .build()
     }
 }

@@ -3,16 +3,18 @@
 //!
 //! Each failed write or sync must make the engine panic with the poison
 //! message before it acknowledges anything more, without touching the
-//! filesystem again; the runner catches the panic, takes the process down
-//! (a power loss or a process crash) and recovers. Recovery runs
-//! fault-free. The runner checks, at every durability step, that a failed
-//! call poisons (never returns), that the durable offset did not move, and
-//! that nothing was retried.
+//! filesystem again, not even while the process unwinds; the runner drops
+//! the database, takes the process down (a power loss or a process crash)
+//! and recovers. Recovery runs fault-free. The judge checks, at every
+//! durability step, that a failed call poisons (never returns), that the
+//! durable offset did not move, and that nothing was retried or written
+//! after the failure.
 
 use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
 use rand::RngExt;
 
-use crate::scenario::{Plan, Scenario, draw_crashes, draw_options, pick};
+use crate::plan::{Plan, PlanError, draw_crashes, draw_options, pick};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -28,7 +30,7 @@ impl Scenario for PoisonedWrites {
         "write/short-write/fsync errors and ENOSPC in durability steps must poison, never ack"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut mix = seed.rng(Stream::FaultMix);
         let mut options = draw_options(&mut rng);
@@ -51,16 +53,15 @@ impl Scenario for PoisonedWrites {
             wait_ack_percent: 50,
             ..WorkloadShape::default()
         };
+        let incarnations = rng.random_range(4..=8);
         let mut crash_rng = seed.rng(Stream::CrashPoints);
-        Plan {
-            options,
-            faults,
-            recovery_faults: false,
-            workload,
-            incarnations: rng.random_range(4..=8),
-            crashes: draw_crashes(&mut crash_rng, rng.random_range(0..=2), 100, 100, 0.5),
-            power_loss_after_poison: 0.5,
-            ..Plan::default()
-        }
+        let crashes = draw_crashes(&mut crash_rng, rng.random_range(0..=2), 100, 100, 0.5);
+        Plan::builder(seed)
+            .options(options)
+            .faults(faults)
+            .workload(workload)
+            .restarts(incarnations - 1 - crashes.len())
+            .crashes(crashes)
+            .build()
     }
 }

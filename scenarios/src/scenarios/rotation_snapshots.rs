@@ -7,11 +7,9 @@
 use faultline_sim::{FaultClass, FaultConfig, Seed, Stream};
 use rand::RngExt;
 
-use super::snapshotting::{SnapshotTask, check_recovery};
-use crate::model::Violation;
-use crate::scenario::{
-    EngineTask, Plan, RecoveryContext, Scenario, draw_crashes, draw_options, pick,
-};
+use super::snapshotting::with_snapshots;
+use crate::plan::{Plan, PlanError, draw_crashes, draw_options, pick};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -27,7 +25,7 @@ impl Scenario for RotationSnapshots {
         "a snapshot on every segment rotation; old segments removed behind durable snapshots"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut options = draw_options(&mut rng);
         options.log.max_segment_size = *pick(&mut rng, &[4 << 10, 6 << 10, 8 << 10]);
@@ -43,21 +41,8 @@ impl Scenario for RotationSnapshots {
         };
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=3), 600, 250, 0.6);
-        Plan {
-            options,
-            faults: FaultConfig::none().with(FaultClass::TornWrite, 0.5),
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            ..Plan::default()
-        }
-    }
-
-    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
-        vec![Box::new(SnapshotTask { interval_ms_max: 10 })]
-    }
-
-    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
-        check_recovery(context)
+        let faults = FaultConfig::none().with(FaultClass::TornWrite, 0.5);
+        let plan = Plan::builder(seed).options(options).faults(faults).workload(workload);
+        with_snapshots(plan.crashes(crashes), 10).build()
     }
 }

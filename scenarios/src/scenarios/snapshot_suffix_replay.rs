@@ -1,15 +1,15 @@
 //! `snapshot_suffix_replay`: snapshots every few transactions while clients
 //! commit; crashes at random times and mutation points. Every recovery
 //! restores the newest valid snapshot and replays the log suffix, and must
-//! equal a replay of the whole log (kept whole here: old segments are never
-//! removed) as well as the model.
+//! equal opening from the whole log (kept whole here: old segments are
+//! never removed) as well as the model.
 
-use faultline_sim::{FaultConfig, Seed, Stream};
+use faultline_sim::{Seed, Stream};
 use rand::RngExt;
 
-use super::snapshotting::{SnapshotTask, check_recovery};
-use crate::model::Violation;
-use crate::scenario::{EngineTask, Plan, RecoveryContext, Scenario, draw_crashes, draw_options};
+use super::snapshotting::with_snapshots;
+use crate::plan::{Plan, PlanError, draw_crashes, draw_options};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -22,10 +22,10 @@ impl Scenario for SnapshotSuffixReplay {
     }
 
     fn summary(&self) -> &str {
-        "restore the newest snapshot + replay the suffix = replay of the whole log = the model"
+        "restore the newest snapshot + replay the suffix = open from the whole log = the model"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut options = draw_options(&mut rng);
         options.snapshots.every_txs = rng.random_range(3..=20);
@@ -40,21 +40,7 @@ impl Scenario for SnapshotSuffixReplay {
         };
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=3), 400, 200, 0.5);
-        Plan {
-            options,
-            faults: FaultConfig::none(),
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            ..Plan::default()
-        }
-    }
-
-    fn engine_tasks(&self, _plan: &Plan) -> Vec<Box<dyn EngineTask>> {
-        vec![Box::new(SnapshotTask { interval_ms_max: 20 })]
-    }
-
-    fn check_recovery(&self, context: &RecoveryContext<'_>) -> Result<(), Violation> {
-        check_recovery(context)
+        let plan = Plan::builder(seed).options(options).workload(workload);
+        with_snapshots(plan.crashes(crashes), 20).build()
     }
 }

@@ -3,14 +3,16 @@
 //! The seed draws the fault mix (`FaultConfig::swarm`: each class on or
 //! off, each at its own rate; never a lying fsync), whether faults stay on
 //! while the database recovers, the engine's options, the workload's shape
-//! and the crash plan. Faults that damage durable bytes (bit flips,
+//! and the crash plan. Faults that damage bytes on the device (bit flips,
 //! misdirected writes) put the run under the damage rule: recover the
-//! right state or refuse to open naming the place.
+//! right state, or refuse to open naming the place when no undamaged way
+//! to the acknowledged state is left.
 
 use faultline_sim::{FaultConfig, Seed, Stream};
 use rand::RngExt;
 
-use crate::scenario::{Plan, Scenario, draw_crashes, draw_options};
+use crate::plan::{Plan, PlanError, draw_crashes, draw_options};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -26,7 +28,7 @@ impl Scenario for Swarm {
         "the seed draws the fault mix, the workload shape and the crash plan"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut mix = seed.rng(Stream::FaultMix);
         let faults = FaultConfig::swarm(&mut mix);
@@ -36,15 +38,14 @@ impl Scenario for Swarm {
         let mut crash_rng = seed.rng(Stream::CrashPoints);
         let n_crashes = crash_rng.random_range(0..=4);
         let crashes = draw_crashes(&mut crash_rng, n_crashes, 300, 200, 0.6);
-        Plan {
-            options,
-            faults,
-            recovery_faults,
-            workload,
-            incarnations: n_crashes + rng.random_range(1..=3),
-            crashes,
-            read_checks: 8,
-            ..Plan::default()
-        }
+        Plan::builder(seed)
+            .options(options)
+            .faults(faults)
+            .recovery_faults(recovery_faults)
+            .workload(workload)
+            .crashes(crashes)
+            .restarts(rng.random_range(0..=2))
+            .read_checks(8)
+            .build()
     }
 }

@@ -10,7 +10,8 @@
 use faultline_sim::{CrashMode, FaultConfig, Seed, Stream, TornFill};
 use rand::RngExt;
 
-use crate::scenario::{Plan, PlannedCrash, Scenario, draw_options, first_open_mutations, pick};
+use crate::plan::{Plan, PlanError, PlannedCrash, draw_options, first_open_mutations, pick};
+use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
 /// See the module documentation.
@@ -26,7 +27,7 @@ impl Scenario for TornTail {
         "power loss with torn writes while commits are in flight; the tail is cut, acks survive"
     }
 
-    fn plan(&self, seed: Seed) -> Plan {
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
         let mut rng = seed.rng(Stream::Workload);
         let mut mix = seed.rng(Stream::FaultMix);
         let mut options = draw_options(&mut rng);
@@ -56,24 +57,20 @@ impl Scenario for TornTail {
         let crashes: Vec<PlannedCrash> = (0..crash_rng.random_range(2..=5))
             .map(|_| {
                 if crash_rng.random_bool(0.2) {
-                    PlannedCrash::AtTime {
-                        ms: crash_rng.random_range(5..=120),
-                        mode: CrashMode::PowerLoss,
-                    }
+                    let ms = crash_rng.random_range(5..=120);
+                    PlannedCrash::AtTime { ms, mode: CrashMode::PowerLoss }
                 } else {
                     let n = open_mutations + crash_rng.random_range(1..=100);
                     PlannedCrash::AtMutation { n, mode: CrashMode::PowerLoss }
                 }
             })
             .collect();
-        Plan {
-            options,
-            faults,
-            incarnations: crashes.len() + 1,
-            crashes,
-            workload,
-            power_loss_after_poison: 1.0,
-            ..Plan::default()
-        }
+        Plan::builder(seed)
+            .options(options)
+            .faults(faults)
+            .workload(workload)
+            .crashes(crashes)
+            .power_loss_after_failure(1.0)
+            .build()
     }
 }

@@ -1,124 +1,49 @@
-//! The state behind [`super::SimFs`]: files and directories, each with a
-//! durable image, a volatile (page-cache) view and a list of pending
-//! operations, plus the fault machinery that acts on them.
-//!
-//! Invariant, when no fault has fired: for every file and directory,
-//! `volatile == durable + pending applied in order`. A failed fsync breaks it
-//! on purpose (the pending operations are dropped, the page cache keeps the
-//! new bytes), exactly like Linux.
+//! The state behind [`super::SimFs`] and every operation on it: each call is
+//! counted and numbered, asks the decider what happens to it, and is
+//! applied to the namespace ([`super::namespace`]) and the file data
+//! ([`super::data`]); crashes are in [`super::power`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use faultline_engine::fs::{DirEntry, EntryKind};
-use rand::RngExt;
 
-use crate::fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE};
-use crate::seed::{Seed, SimRng, Stream};
+use crate::fault::{FILE_LEN_MAX, Fault, FaultConfig, FaultCounts};
+use crate::schedule::PinnedFault;
 use crate::trace::TraceHasher;
 
-use super::{CrashMode, FsEvent, FsStats, Happening, Op, PowerLossReport};
-
-/// The id of the root directory, which always exists and is always durable.
-const ROOT: NodeId = NodeId(0);
-
-/// An inode number: files and directories share one id space.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) struct NodeId(u64);
-
-/// What a directory entry points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Node {
-    File(NodeId),
-    Dir(NodeId),
-}
-
-impl Node {
-    fn id(self) -> NodeId {
-        match self {
-            Node::File(id) | Node::Dir(id) => id,
-        }
-    }
-}
-
-/// A write or truncate that reached the page cache but not (yet) the disk.
-#[derive(Clone, Debug)]
-enum PendingWrite {
-    Write { offset: u64, data: Vec<u8> },
-    SetLen { len: u64 },
-}
-
-/// An entry operation that is not (yet) durable in its directory.
-#[derive(Clone, Debug)]
-enum DirOp {
-    Insert {
-        name: String,
-        node: Node,
-    },
-    Remove {
-        name: String,
-        node: Node,
-    },
-    /// A rename inside one directory: atomic, like rename(2) on a journaled
-    /// filesystem. A rename across directories is a Remove in one and an
-    /// Insert in the other, each durable with its own directory's sync.
-    Rename {
-        from: String,
-        to: String,
-        node: Node,
-    },
-}
-
-#[derive(Debug, Default)]
-struct FileNode {
-    durable: Vec<u8>,
-    volatile: Vec<u8>,
-    pending: Vec<PendingWrite>,
-    /// Latent sector errors: byte offset -> XOR mask applied on every read,
-    /// until a write touches the byte's sector.
-    bad_bytes: BTreeMap<u64, u8>,
-    /// The path it was last created or renamed at, for events.
-    path_hint: String,
-}
-
-#[derive(Debug, Default)]
-struct DirNode {
-    durable: BTreeMap<String, Node>,
-    volatile: BTreeMap<String, Node>,
-    pending: Vec<DirOp>,
-}
-
-/// Where a crash will strike: before the `mutation`-th mutating operation.
-#[derive(Clone, Copy, Debug)]
-struct CrashPoint {
-    mutation: u64,
-    mode: CrashMode,
-}
+use super::data::{Damaged, FileNode};
+use super::decide::{CallFacts, Decider, Verdict};
+use super::namespace::{DirNode, Node, NodeId, ROOT, lookup, not_found, parent_and_name};
+use super::{
+    CALL_BUDGET_MARKER, CallOutcome, CallRecord, FsEvent, FsRecord, FsStats, Happening, Op,
+};
 
 /// The whole simulated disk and kernel.
 #[derive(Debug)]
 pub(super) struct Disk {
-    config: FaultConfig,
-    faults_enabled: bool,
-    /// One independent stream per fault class, so that switching one class
-    /// off never changes when another fires.
-    fault_rngs: Vec<SimRng>,
-    power_loss_rng: SimRng,
+    pub(super) decider: Decider,
     /// Bumped by every crash; handles of an older generation are dead.
     pub(super) generation: u64,
-    crash_point: Option<CrashPoint>,
-    files: BTreeMap<NodeId, FileNode>,
-    dirs: BTreeMap<NodeId, DirNode>,
-    next_id: u64,
+    pub(super) files: BTreeMap<NodeId, FileNode>,
+    pub(super) dirs: BTreeMap<NodeId, DirNode>,
+    pub(super) next_id: u64,
     pub(super) stats: FsStats,
+    /// Calls past this index are a hang: the harness's budget.
+    pub(super) calls_max: u64,
+    /// The budget as it was set (calls from then on).
+    pub(super) calls_budget: u64,
+    /// Faults and crashes, in order.
     pub(super) events: Vec<FsEvent>,
+    /// Every call and event not yet taken by the harness.
+    pub(super) log: Vec<FsRecord>,
     pub(super) counts: FaultCounts,
     pub(super) trace: TraceHasher,
 }
 
-fn crash_error(op_index: u64) -> io::Error {
-    io::Error::other(format!("simulated crash: the process died at fs op {op_index}"))
+fn crash_error(call: u64) -> io::Error {
+    io::Error::other(format!("simulated crash: the process died at fs call {call}"))
 }
 
 fn dead_handle_error() -> io::Error {
@@ -127,38 +52,6 @@ fn dead_handle_error() -> io::Error {
 
 fn eio(what: &str, path: &str, offset: u64) -> io::Error {
     io::Error::other(format!("{path}: simulated {what} (EIO) at offset={offset}"))
-}
-
-/// Splits a path into its names, refusing `..` so that every path has one
-/// meaning.
-fn components(path: &Path) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for component in path.components() {
-        match component {
-            Component::RootDir | Component::CurDir => {}
-            Component::Normal(name) => names.push(
-                name.to_str()
-                    .ok_or_else(|| {
-                        io::Error::new(io::ErrorKind::InvalidInput, "path is not UTF-8")
-                    })?
-                    .to_owned(),
-            ),
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{}: SimFs paths must not contain '..'", path.display()),
-                ));
-            }
-        }
-    }
-    Ok(names)
-}
-
-fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{}: no such file or directory", path.display()),
-    )
 }
 
 /// Refuses a write or truncate whose end passes [`FILE_LEN_MAX`] (or
@@ -175,87 +68,32 @@ fn check_file_end(path: &str, offset: u64, len: u64) -> io::Result<u64> {
     })
 }
 
-/// Writes `data` at `offset` of `bytes`, growing it with zeros if needed.
-/// A zero-length write changes nothing, past the end included (as
-/// `pwrite(2)` of 0 bytes). The caller checked the end with
-/// [`check_file_end`].
-fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    let start = usize::try_from(offset).expect("a checked offset fits in memory");
-    let end = start.checked_add(data.len()).expect("a checked end fits in memory");
-    if bytes.len() < end {
-        bytes.resize(end, 0);
-    }
-    bytes[start..end].copy_from_slice(data);
-}
-
-fn apply_pending(bytes: &mut Vec<u8>, op: &PendingWrite) {
-    match op {
-        PendingWrite::Write { offset, data } => write_into(bytes, *offset, data),
-        PendingWrite::SetLen { len } => {
-            bytes.resize(usize::try_from(*len).expect("length fits in memory"), 0);
-        }
-    }
-}
-
-/// Applies an entry operation to a durable map. Used for exact syncs and for
-/// the subsets that survive a power loss, where an operation may find its
-/// precondition gone (a rename whose source was never persisted): it is then
-/// skipped, as no filesystem could persist it either.
-fn apply_dir_op(entries: &mut BTreeMap<String, Node>, op: &DirOp) {
-    match op {
-        DirOp::Insert { name, node } => {
-            entries.insert(name.clone(), *node);
-        }
-        DirOp::Remove { name, node } => {
-            if entries.get(name) == Some(node) {
-                entries.remove(name);
-            }
-        }
-        DirOp::Rename { from, to, node } => {
-            if entries.get(from) == Some(node) {
-                entries.remove(from);
-                entries.insert(to.clone(), *node);
-            }
-        }
-    }
-}
-
-/// Which of `n` pending operations survive a power loss: none, a prefix, or
-/// an arbitrary subset (a disk with a write cache reorders).
-fn choose_survivors(rng: &mut SimRng, n: usize) -> Vec<bool> {
-    match rng.random_range(0..3u8) {
-        0 => vec![false; n],
-        1 => {
-            let k = rng.random_range(0..=n);
-            (0..n).map(|i| i < k).collect()
-        }
-        _ => (0..n).map(|_| rng.random_bool(0.5)).collect(),
-    }
+/// A call in progress: what it is, for its record.
+#[derive(Clone, Debug)]
+struct Call {
+    index: u64,
+    generation: u64,
+    op: Op,
+    path: String,
+    offset: u64,
+    len: u64,
 }
 
 impl Disk {
-    pub(super) fn new(seed: Seed, config: FaultConfig) -> Self {
-        config.assert_valid();
-        let fault_rngs = (0..FaultClass::ALL.len() as u32)
-            .map(|class| seed.sub_rng(Stream::Faults, class))
-            .collect();
+    pub(super) fn new(decider: Decider) -> Self {
         let mut dirs = BTreeMap::new();
         dirs.insert(ROOT, DirNode::default());
         Disk {
-            config,
-            faults_enabled: true,
-            fault_rngs,
-            power_loss_rng: seed.rng(Stream::PowerLoss),
+            decider,
             generation: 0,
-            crash_point: None,
             files: BTreeMap::new(),
             dirs,
             next_id: 1,
             stats: FsStats::default(),
+            calls_max: u64::MAX,
+            calls_budget: u64::MAX,
             events: Vec::new(),
+            log: Vec::new(),
             counts: FaultCounts::default(),
             trace: TraceHasher::default(),
         }
@@ -263,26 +101,13 @@ impl Disk {
 
     pub(super) fn set_config(&mut self, config: FaultConfig) {
         config.assert_valid();
-        self.config = config;
+        self.decider.config = config;
     }
 
-    pub(super) fn set_faults_enabled(&mut self, enabled: bool) {
-        self.faults_enabled = enabled;
-    }
+    // ----- calls ---------------------------------------------------------------
 
-    pub(super) fn set_crash_point(&mut self, mutation: u64, mode: CrashMode) {
-        assert!(mutation > self.stats.mutations, "crash point {mutation} is in the past");
-        self.crash_point = Some(CrashPoint { mutation, mode });
-    }
-
-    pub(super) fn clear_crash_point(&mut self) {
-        self.crash_point = None;
-    }
-
-    // ----- operation bookkeeping -------------------------------------------
-
-    /// Starts an operation: refuses dead handles, counts it, mixes it into
-    /// the trace, and strikes the crash point if this is the one.
+    /// Starts a call: refuses dead handles, counts and numbers it, mixes it
+    /// into the trace, and enforces the call budget.
     fn begin(
         &mut self,
         generation: u64,
@@ -290,54 +115,94 @@ impl Disk {
         path: &str,
         offset: u64,
         len: u64,
-    ) -> io::Result<u64> {
+    ) -> io::Result<Call> {
         if generation != self.generation {
             return Err(dead_handle_error());
         }
         self.stats.ops += 1;
-        let op_index = self.stats.ops;
+        let index = self.stats.ops;
+        if index > self.calls_max {
+            panic!("{CALL_BUDGET_MARKER}: fs-calls-max={}", self.calls_budget);
+        }
         if op.is_mutation() {
             self.stats.mutations += 1;
-            if let Some(point) = self.crash_point
-                && point.mutation == self.stats.mutations
-            {
-                self.crash_point = None;
-                self.crash(point.mode, op_index, path);
-                return Err(crash_error(op_index));
-            }
         }
-        self.trace.u64(op_index);
+        self.trace.u64(index);
         self.trace.str(op.name());
         self.trace.str(path);
         self.trace.u64(offset);
         self.trace.u64(len);
-        Ok(op_index)
+        Ok(Call { index, generation, op, path: path.to_owned(), offset, len })
     }
 
-    /// Draws whether `class` fires now, from that class's own stream.
-    fn draws(&mut self, class: FaultClass) -> bool {
-        let probability = self.config.probability(class);
-        self.faults_enabled
-            && probability > 0.0
-            && self.fault_rngs[class.index()].random_bool(probability)
+    /// Asks the decider what happens to `call` (`len`: the bytes it moves;
+    /// `over_quota`: whether it would grow the disk past its quota); a
+    /// crash strikes at once.
+    fn verdict(&mut self, call: &Call, len: u64, over_quota: bool) -> io::Result<Verdict> {
+        self.decide(call, Some((len, over_quota)))
     }
 
-    fn fault_rng(&mut self, class: FaultClass) -> &mut SimRng {
-        &mut self.fault_rngs[class.index()]
+    /// Asks the decider only whether the machine goes down instead of
+    /// `call`, which fails anyway (a write past the largest file).
+    fn crash_verdict(&mut self, call: &Call) -> io::Result<()> {
+        self.decide(call, None).map(drop)
     }
 
-    fn record(&mut self, event: FsEvent) {
+    fn decide(&mut self, call: &Call, faultable: Option<(u64, bool)>) -> io::Result<Verdict> {
+        let facts = CallFacts {
+            call: call.index,
+            mutation: call.op.is_mutation().then_some(self.stats.mutations),
+            op: call.op,
+            offset: call.offset,
+            len: faultable.map_or(0, |(len, _)| len),
+            over_quota: faultable.is_some_and(|(_, over)| over),
+            faultable: faultable.is_some(),
+        };
+        match self.decider.decide(&facts) {
+            Verdict::Crash { mode, torn } => {
+                self.crash(mode, torn, call.index, &call.path);
+                self.log_call(call, CallOutcome::Crashed);
+                Err(crash_error(call.index))
+            }
+            verdict => Ok(verdict),
+        }
+    }
+
+    /// Ends a call: logs its outcome.
+    fn finish<T>(&mut self, call: &Call, result: io::Result<T>) -> io::Result<T> {
+        let outcome = match &result {
+            Ok(_) => CallOutcome::Ok,
+            Err(error) => CallOutcome::Failed(error.kind()),
+        };
+        self.log_call(call, outcome);
+        result
+    }
+
+    fn log_call(&mut self, call: &Call, outcome: CallOutcome) {
+        self.log.push(FsRecord::Call(CallRecord {
+            call: call.index,
+            generation: call.generation,
+            op: call.op,
+            path: call.path.clone(),
+            offset: call.offset,
+            len: call.len,
+            outcome,
+        }));
+    }
+
+    pub(super) fn record(&mut self, event: FsEvent) {
         if let Happening::Fault(fault) = &event.happening {
             self.counts.record(fault.class());
         }
         self.trace.str(&event.to_string());
         tracing::debug!(target: "faultline::sim::fs", "{event}");
+        self.log.push(FsRecord::Event(event.clone()));
         self.events.push(event);
     }
 
-    fn record_fault(
+    pub(super) fn record_fault(
         &mut self,
-        op_index: u64,
+        call: u64,
         op: Op,
         path: &str,
         offset: u64,
@@ -345,7 +210,7 @@ impl Disk {
         fault: Fault,
     ) {
         let event = FsEvent {
-            op_index,
+            op_index: call,
             generation: self.generation,
             op,
             path: path.to_owned(),
@@ -356,31 +221,24 @@ impl Disk {
         self.record(event);
     }
 
-    // ----- namespace ---------------------------------------------------------
-
-    fn lookup(&self, path: &Path) -> io::Result<Node> {
-        let mut node = Node::Dir(ROOT);
-        for name in components(path)? {
-            let Node::Dir(dir) = node else { return Err(not_found(path)) };
-            node = *self.dirs[&dir].volatile.get(&name).ok_or_else(|| not_found(path))?;
-        }
-        Ok(node)
-    }
-
-    fn parent_and_name(&self, path: &Path) -> io::Result<(NodeId, String)> {
-        let mut names = components(path)?;
-        let name = names.pop().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::AlreadyExists, "the root directory always exists")
-        })?;
-        let parent: std::path::PathBuf = names.iter().collect();
-        match self.lookup(&parent)? {
-            Node::Dir(dir) => Ok((dir, name)),
-            Node::File(_) => Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{}: parent is a file", path.display()),
-            )),
+    /// Records the damage a misdirected write did when it reached the
+    /// device.
+    pub(super) fn record_damage(&mut self, id: NodeId, call: u64, damage: Vec<Damaged>) {
+        for damaged in damage {
+            let event = FsEvent {
+                op_index: call,
+                generation: self.generation,
+                op: Op::SyncData,
+                path: self.file(id).path_hint.clone(),
+                offset: damaged.range.start,
+                len: damaged.range.end - damaged.range.start,
+                happening: Happening::Damage { file: id, cause: damaged.cause },
+            };
+            self.record(event);
         }
     }
+
+    // ----- namespace -------------------------------------------------------------
 
     fn new_id(&mut self) -> NodeId {
         let id = NodeId(self.next_id);
@@ -388,65 +246,78 @@ impl Disk {
         id
     }
 
-    fn insert_entry(&mut self, dir: NodeId, name: String, node: Node) {
-        let dir = self.dirs.get_mut(&dir).expect("parent directory exists");
-        dir.volatile.insert(name.clone(), node);
-        dir.pending.push(DirOp::Insert { name, node });
+    fn dir_mut(&mut self, id: NodeId) -> &mut DirNode {
+        self.dirs.get_mut(&id).expect("a directory in the namespace exists")
     }
 
-    /// Starts a create of `path`: the parent directory and the new name,
+    /// Resolves a create of `path`: the parent directory and the new name,
     /// which must not exist yet.
-    fn begin_create(
-        &mut self,
-        generation: u64,
-        op: Op,
-        path: &Path,
-    ) -> io::Result<(NodeId, String)> {
-        let display = path.display().to_string();
-        self.begin(generation, op, &display, 0, 0)?;
-        let (parent, name) = self.parent_and_name(path)?;
+    fn resolve_new(&self, path: &Path) -> io::Result<(NodeId, String)> {
+        let (parent, name) = parent_and_name(&self.dirs, path)?;
         if self.dirs[&parent].volatile.contains_key(&name) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{display}: already exists"),
+                format!("{}: already exists", path.display()),
             ));
         }
         Ok((parent, name))
     }
 
+    /// Runs a call that no fault strikes (a crash still may).
+    fn plain<T>(
+        &mut self,
+        generation: u64,
+        op: Op,
+        path: &str,
+        apply: impl FnOnce(&mut Self) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let call = self.begin(generation, op, path, 0, 0)?;
+        self.crash_verdict(&call)?;
+        let result = apply(self);
+        self.finish(&call, result)
+    }
+
     pub(super) fn create(&mut self, generation: u64, path: &Path) -> io::Result<NodeId> {
-        let (parent, name) = self.begin_create(generation, Op::Create, path)?;
-        let id = self.new_id();
-        self.files
-            .insert(id, FileNode { path_hint: path.display().to_string(), ..FileNode::default() });
-        self.insert_entry(parent, name, Node::File(id));
-        Ok(id)
+        self.plain(generation, Op::Create, &path.display().to_string(), |disk| {
+            let (parent, name) = disk.resolve_new(path)?;
+            let id = disk.new_id();
+            let node = FileNode { path_hint: path.display().to_string(), ..FileNode::default() };
+            disk.files.insert(id, node);
+            disk.dir_mut(parent).insert(name, Node::File(id));
+            Ok(id)
+        })
     }
 
     pub(super) fn open(&mut self, generation: u64, path: &Path) -> io::Result<NodeId> {
-        self.begin(generation, Op::Open, &path.display().to_string(), 0, 0)?;
-        match self.lookup(path)? {
-            Node::File(id) => Ok(id),
-            Node::Dir(_) => Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                format!("{}: is a directory", path.display()),
-            )),
-        }
+        self.plain(generation, Op::Open, &path.display().to_string(), |disk| {
+            match lookup(&disk.dirs, path)? {
+                Node::File(id) => Ok(id),
+                Node::Dir(_) => Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    format!("{}: is a directory", path.display()),
+                )),
+            }
+        })
     }
 
     pub(super) fn create_dir(&mut self, generation: u64, path: &Path) -> io::Result<()> {
-        let (parent, name) = self.begin_create(generation, Op::CreateDir, path)?;
-        let id = self.new_id();
-        self.dirs.insert(id, DirNode::default());
-        self.insert_entry(parent, name, Node::Dir(id));
-        Ok(())
+        self.plain(generation, Op::CreateDir, &path.display().to_string(), |disk| {
+            let (parent, name) = disk.resolve_new(path)?;
+            let id = disk.new_id();
+            disk.dirs.insert(id, DirNode::default());
+            disk.dir_mut(parent).insert(name, Node::Dir(id));
+            Ok(())
+        })
     }
 
     pub(super) fn rename(&mut self, generation: u64, from: &Path, to: &Path) -> io::Result<()> {
         let display = format!("{} -> {}", from.display(), to.display());
-        self.begin(generation, Op::Rename, &display, 0, 0)?;
-        let (from_dir, from_name) = self.parent_and_name(from)?;
-        let (to_dir, to_name) = self.parent_and_name(to)?;
+        self.plain(generation, Op::Rename, &display, |disk| disk.apply_rename(from, to))
+    }
+
+    fn apply_rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from_dir, from_name) = parent_and_name(&self.dirs, from)?;
+        let (to_dir, to_name) = parent_and_name(&self.dirs, to)?;
         let node = *self.dirs[&from_dir].volatile.get(&from_name).ok_or_else(|| not_found(from))?;
         if let Some(existing) = self.dirs[&to_dir].volatile.get(&to_name).copied() {
             match (node, existing) {
@@ -460,104 +331,112 @@ impl Disk {
                 }
             }
         }
-        if let Node::File(id) = node {
-            self.files.get_mut(&id).expect("file exists").path_hint = to.display().to_string();
-        }
+        self.rehint(node, to.display().to_string());
         if from_dir == to_dir {
-            let dir = self.dirs.get_mut(&from_dir).expect("directory exists");
-            dir.volatile.remove(&from_name);
-            dir.volatile.insert(to_name.clone(), node);
-            dir.pending.push(DirOp::Rename { from: from_name, to: to_name, node });
+            self.dir_mut(from_dir).rename(from_name, to_name, node);
         } else {
-            let source = self.dirs.get_mut(&from_dir).expect("directory exists");
-            source.volatile.remove(&from_name);
-            source.pending.push(DirOp::Remove { name: from_name, node });
-            self.insert_entry(to_dir, to_name, node);
+            self.dir_mut(from_dir).remove(from_name, node);
+            self.dir_mut(to_dir).insert(to_name, node);
         }
         Ok(())
+    }
+
+    /// Updates the path events name files by, for `node` and everything
+    /// under it, now at `path`.
+    fn rehint(&mut self, node: Node, path: String) {
+        match node {
+            Node::File(id) => self.file_mut(id).path_hint = path,
+            Node::Dir(id) => {
+                let children: Vec<(String, Node)> =
+                    self.dirs[&id].volatile.iter().map(|(n, c)| (n.clone(), *c)).collect();
+                for (name, child) in children {
+                    self.rehint(child, format!("{path}/{name}"));
+                }
+            }
+        }
     }
 
     pub(super) fn remove(&mut self, generation: u64, path: &Path) -> io::Result<()> {
-        let display = path.display().to_string();
-        self.begin(generation, Op::Remove, &display, 0, 0)?;
-        let (parent, name) = self.parent_and_name(path)?;
-        let node = *self.dirs[&parent].volatile.get(&name).ok_or_else(|| not_found(path))?;
-        if let Node::Dir(id) = node
-            && !self.dirs[&id].volatile.is_empty()
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::DirectoryNotEmpty,
-                format!("{display}: directory not empty"),
-            ));
-        }
-        let dir = self.dirs.get_mut(&parent).expect("directory exists");
-        dir.volatile.remove(&name);
-        dir.pending.push(DirOp::Remove { name, node });
-        Ok(())
+        self.plain(generation, Op::Remove, &path.display().to_string(), |disk| {
+            let (parent, name) = parent_and_name(&disk.dirs, path)?;
+            let node = *disk.dirs[&parent].volatile.get(&name).ok_or_else(|| not_found(path))?;
+            if let Node::Dir(id) = node
+                && !disk.dirs[&id].volatile.is_empty()
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::DirectoryNotEmpty,
+                    format!("{}: directory not empty", path.display()),
+                ));
+            }
+            disk.dir_mut(parent).remove(name, node);
+            Ok(())
+        })
     }
 
     pub(super) fn list_dir(&mut self, generation: u64, path: &Path) -> io::Result<Vec<DirEntry>> {
-        self.begin(generation, Op::ListDir, &path.display().to_string(), 0, 0)?;
-        let Node::Dir(id) = self.lookup(path)? else {
+        self.plain(generation, Op::ListDir, &path.display().to_string(), |disk| {
+            let Node::Dir(id) = lookup(&disk.dirs, path)? else {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{}: not a directory", path.display()),
+                ));
+            };
+            let entries = disk.dirs[&id].volatile.iter().map(|(name, node)| DirEntry {
+                name: name.clone(),
+                kind: match node {
+                    Node::File(_) => EntryKind::File,
+                    Node::Dir(_) => EntryKind::Dir,
+                },
+            });
+            Ok(entries.collect())
+        })
+    }
+
+    pub(super) fn sync_dir(&mut self, generation: u64, path: &Path) -> io::Result<()> {
+        let display = path.display().to_string();
+        let call = self.begin(generation, Op::SyncDir, &display, 0, 0)?;
+        let verdict = self.verdict(&call, 0, false)?;
+        let result = self.apply_sync_dir(&call, path, verdict);
+        self.finish(&call, result)
+    }
+
+    fn apply_sync_dir(&mut self, call: &Call, path: &Path, verdict: Verdict) -> io::Result<()> {
+        let Node::Dir(id) = lookup(&self.dirs, path)? else {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
                 format!("{}: not a directory", path.display()),
             ));
         };
-        let entries = self.dirs[&id].volatile.iter().map(|(name, node)| DirEntry {
-            name: name.clone(),
-            kind: match node {
-                Node::File(_) => EntryKind::File,
-                Node::Dir(_) => EntryKind::Dir,
-            },
-        });
-        Ok(entries.collect())
+        match verdict {
+            Verdict::Fault(PinnedFault::FsyncError) => {
+                // Unlike file data, entry operations are not dropped: they
+                // stay pending (a journaling filesystem keeps its metadata
+                // in the journal), so a later successful sync_dir persists
+                // them.
+                let fault = Fault::FsyncError { dropped_ops: 0 };
+                self.record_fault(call.index, Op::SyncDir, &call.path, 0, 0, fault);
+                Err(eio("fsync error", &call.path, 0))
+            }
+            Verdict::Fault(PinnedFault::LyingFsync) => {
+                self.record_fault(call.index, Op::SyncDir, &call.path, 0, 0, Fault::LyingFsync);
+                Ok(())
+            }
+            Verdict::Proceed => {
+                self.dir_mut(id).sync();
+                self.stats.syncs += 1;
+                Ok(())
+            }
+            other => unreachable!("the decider fits faults to the call: {other:?}"),
+        }
     }
 
-    pub(super) fn sync_dir(&mut self, generation: u64, path: &Path) -> io::Result<()> {
-        let display = path.display().to_string();
-        let op_index = self.begin(generation, Op::SyncDir, &display, 0, 0)?;
-        let Node::Dir(id) = self.lookup(path)? else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{display}: not a directory"),
-            ));
-        };
-        let failed = self.draws(FaultClass::FsyncError);
-        let lied = self.draws(FaultClass::LyingFsync);
-        if failed {
-            // Unlike file data, entry operations are not dropped: they stay
-            // pending (a journaling filesystem keeps its metadata in the
-            // journal), so a later successful sync_dir persists them.
-            self.record_fault(
-                op_index,
-                Op::SyncDir,
-                &display,
-                0,
-                0,
-                Fault::FsyncError { dropped_ops: 0 },
-            );
-            return Err(eio("fsync error", &display, 0));
-        }
-        if lied {
-            self.record_fault(op_index, Op::SyncDir, &display, 0, 0, Fault::LyingFsync);
-            return Ok(());
-        }
-        let dir = self.dirs.get_mut(&id).expect("directory exists");
-        for op in std::mem::take(&mut dir.pending) {
-            apply_dir_op(&mut dir.durable, &op);
-        }
-        self.stats.syncs += 1;
-        Ok(())
-    }
+    // ----- file data ---------------------------------------------------------------
 
-    // ----- file data -----------------------------------------------------------
-
-    fn file(&self, id: NodeId) -> &FileNode {
+    pub(super) fn file(&self, id: NodeId) -> &FileNode {
         self.files.get(&id).expect("an open handle's file exists until a crash")
     }
 
-    fn file_mut(&mut self, id: NodeId) -> &mut FileNode {
+    pub(super) fn file_mut(&mut self, id: NodeId) -> &mut FileNode {
         self.files.get_mut(&id).expect("an open handle's file exists until a crash")
     }
 
@@ -578,24 +457,9 @@ impl Disk {
 
     /// Whether growing file `id` to `new_len` would pass the ENOSPC quota.
     fn exceeds_quota(&self, id: NodeId, new_len: u64) -> bool {
-        let Some(quota) = self.config.no_space_quota_bytes else { return false };
+        let Some(quota) = self.decider.config.no_space_quota_bytes else { return false };
         let growth = new_len.saturating_sub(self.file(id).volatile.len() as u64);
-        self.faults_enabled && growth > 0 && self.volatile_bytes_used() + growth > quota
-    }
-
-    /// Puts a write in the page cache: volatile view, pending list, and the
-    /// bad sectors it rewrites are good again.
-    fn apply_write(&mut self, id: NodeId, offset: u64, data: &[u8]) {
-        self.stats.bytes_written += data.len() as u64;
-        let file = self.file_mut(id);
-        write_into(&mut file.volatile, offset, data);
-        if !data.is_empty() {
-            let first = offset / SECTOR_SIZE * SECTOR_SIZE;
-            let end = (offset + data.len() as u64).div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
-            assert!(end <= FILE_LEN_MAX.next_multiple_of(SECTOR_SIZE), "write_at checked the end");
-            file.bad_bytes.retain(|byte, _| !(first..end).contains(byte));
-        }
-        file.pending.push(PendingWrite::Write { offset, data: data.to_vec() });
+        growth > 0 && self.volatile_bytes_used() + growth > quota
     }
 
     pub(super) fn write_at(
@@ -607,56 +471,55 @@ impl Disk {
     ) -> io::Result<()> {
         let len = data.len() as u64;
         let path = self.file(id).path_hint.clone();
-        let op_index = self.begin(generation, Op::Write, &path, offset, len)?;
-        let end = check_file_end(&path, offset, len)?;
-        // Every class draws from its own stream before any of them acts, so
-        // that one class firing never shifts another's decisions.
-        let no_space = self.exceeds_quota(id, end);
-        let write_error = self.draws(FaultClass::WriteError);
-        let short_write = self.draws(FaultClass::ShortWrite) && len > 0;
-        let written = if short_write {
-            self.fault_rng(FaultClass::ShortWrite).random_range(0..len)
-        } else {
-            0
+        let call = self.begin(generation, Op::Write, &path, offset, len)?;
+        let result = self.apply_write(&call, id, data);
+        self.finish(&call, result)
+    }
+
+    fn apply_write(&mut self, call: &Call, id: NodeId, data: &[u8]) -> io::Result<()> {
+        let (offset, len, path) = (call.offset, call.len, call.path.as_str());
+        let end = match check_file_end(path, offset, len) {
+            Ok(end) => end,
+            Err(error) => {
+                self.crash_verdict(call)?;
+                return Err(error);
+            }
         };
-        let misdirected = self.draws(FaultClass::MisdirectedWrite);
-        let landed_at = if misdirected {
-            let rng = self.fault_rng(FaultClass::MisdirectedWrite);
-            let delta = rng.random_range(1..=8u64) * SECTOR_SIZE;
-            let backward = rng.random_bool(0.5);
-            let before = offset.checked_sub(delta);
-            let after = offset.checked_add(delta).filter(|at| at + len <= FILE_LEN_MAX);
-            if backward { before.or(after) } else { after.or(before) }
-        } else {
-            None
+        let over_quota = self.exceeds_quota(id, end);
+        let (write, result) = match self.verdict(call, len, over_quota)? {
+            Verdict::Proceed => (Some((offset, len)), Ok(())),
+            Verdict::Fault(PinnedFault::NoSpace) => {
+                self.record_fault(call.index, Op::Write, path, offset, len, Fault::NoSpace);
+                let error = io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    format!("{path}: simulated ENOSPC at offset={offset}"),
+                );
+                (None, Err(error))
+            }
+            Verdict::Fault(PinnedFault::WriteError) => {
+                self.record_fault(call.index, Op::Write, path, offset, len, Fault::WriteError);
+                (None, Err(eio("write error", path, offset)))
+            }
+            Verdict::Fault(PinnedFault::ShortWrite { written }) => {
+                let fault = Fault::ShortWrite { written };
+                self.record_fault(call.index, Op::Write, path, offset, len, fault);
+                (Some((offset, written)), Err(eio("short write", path, offset + written)))
+            }
+            Verdict::Fault(PinnedFault::MisdirectedWrite { shift }) => {
+                let landed_at = offset.checked_add_signed(shift).expect("the decider fits it");
+                let fault = Fault::MisdirectedWrite { landed_at };
+                self.record_fault(call.index, Op::Write, path, offset, len, fault);
+                self.stats.bytes_written += len;
+                self.file_mut(id).write(offset, landed_at, data);
+                return Ok(());
+            }
+            other => unreachable!("the decider fits faults to the call: {other:?}"),
         };
-        let misdirected = landed_at.is_some();
-        let landed_at = landed_at.unwrap_or(offset);
-        if no_space {
-            self.record_fault(op_index, Op::Write, &path, offset, len, Fault::NoSpace);
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                format!("{path}: simulated ENOSPC at offset={offset}"),
-            ));
+        if let Some((offset, written)) = write {
+            self.stats.bytes_written += written;
+            self.file_mut(id).write(offset, offset, &data[..written as usize]);
         }
-        if write_error {
-            self.record_fault(op_index, Op::Write, &path, offset, len, Fault::WriteError);
-            return Err(eio("write error", &path, offset));
-        }
-        if short_write {
-            self.apply_write(id, offset, &data[..written as usize]);
-            let fault = Fault::ShortWrite { written };
-            self.record_fault(op_index, Op::Write, &path, offset, len, fault);
-            return Err(eio("short write", &path, offset + written));
-        }
-        if misdirected {
-            self.apply_write(id, landed_at, data);
-            let fault = Fault::MisdirectedWrite { landed_at };
-            self.record_fault(op_index, Op::Write, &path, offset, len, fault);
-            return Ok(());
-        }
-        self.apply_write(id, offset, data);
-        Ok(())
+        result
     }
 
     pub(super) fn read_at(
@@ -667,239 +530,91 @@ impl Disk {
         offset: u64,
     ) -> io::Result<usize> {
         let path = self.file(id).path_hint.clone();
-        let op_index = self.begin(generation, Op::Read, &path, offset, buf.len() as u64)?;
+        let call = self.begin(generation, Op::Read, &path, offset, buf.len() as u64)?;
         let file_len = self.file(id).volatile.len() as u64;
         let end = file_len.min(offset.saturating_add(buf.len() as u64));
-        if offset >= end {
-            return Ok(0);
-        }
-        if self.draws(FaultClass::ReadBitFlip) {
-            let rng = self.fault_rng(FaultClass::ReadBitFlip);
-            let byte = rng.random_range(offset..end);
-            let bit = rng.random_range(0..8u8);
-            *self.file_mut(id).bad_bytes.entry(byte).or_default() ^= 1 << bit;
+        let readable = end.saturating_sub(offset);
+        let verdict = self.verdict(&call, readable, false)?;
+        if let Verdict::Fault(PinnedFault::ReadBitFlip { delta, bit }) = verdict {
+            let byte = offset + delta;
+            *self.file_mut(id).latent.entry(byte).or_default() ^= 1 << bit;
             let fault = Fault::ReadBitFlip { byte, bit };
-            self.record_fault(op_index, Op::Read, &path, offset, buf.len() as u64, fault);
+            self.record_fault(call.index, Op::Read, &path, offset, buf.len() as u64, fault);
         }
         let file = self.file(id);
-        let n = (end - offset) as usize;
-        buf[..n].copy_from_slice(&file.volatile[offset as usize..end as usize]);
-        for (&byte, &mask) in file.bad_bytes.range(offset..end) {
-            buf[(byte - offset) as usize] ^= mask;
+        let n = readable as usize;
+        if n > 0 {
+            buf[..n].copy_from_slice(&file.volatile[offset as usize..end as usize]);
+            for (&byte, &mask) in file.latent.range(offset..end) {
+                buf[(byte - offset) as usize] ^= mask;
+            }
         }
-        Ok(n)
+        self.finish(&call, Ok(n))
     }
 
     pub(super) fn len(&mut self, generation: u64, id: NodeId) -> io::Result<u64> {
         let path = self.file(id).path_hint.clone();
-        self.begin(generation, Op::Len, &path, 0, 0)?;
-        Ok(self.file(id).volatile.len() as u64)
+        self.plain(generation, Op::Len, &path, |disk| Ok(disk.file(id).volatile.len() as u64))
     }
 
     pub(super) fn set_len(&mut self, generation: u64, id: NodeId, len: u64) -> io::Result<()> {
         let path = self.file(id).path_hint.clone();
-        let op_index = self.begin(generation, Op::SetLen, &path, len, 0)?;
-        check_file_end(&path, len, 0)?;
-        if self.exceeds_quota(id, len) {
-            self.record_fault(op_index, Op::SetLen, &path, len, 0, Fault::NoSpace);
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                format!("{path}: simulated ENOSPC growing to len={len}"),
-            ));
+        let call = self.begin(generation, Op::SetLen, &path, len, 0)?;
+        let result = self.apply_set_len(&call, id, len);
+        self.finish(&call, result)
+    }
+
+    fn apply_set_len(&mut self, call: &Call, id: NodeId, len: u64) -> io::Result<()> {
+        if let Err(error) = check_file_end(&call.path, len, 0) {
+            self.crash_verdict(call)?;
+            return Err(error);
         }
-        let file = self.file_mut(id);
-        let op = PendingWrite::SetLen { len };
-        apply_pending(&mut file.volatile, &op);
-        file.bad_bytes.retain(|&byte, _| byte < len);
-        file.pending.push(op);
-        Ok(())
+        let over_quota = self.exceeds_quota(id, len);
+        match self.verdict(call, 0, over_quota)? {
+            Verdict::Proceed => {
+                self.file_mut(id).set_len(len);
+                Ok(())
+            }
+            Verdict::Fault(PinnedFault::NoSpace) => {
+                self.record_fault(call.index, Op::SetLen, &call.path, len, 0, Fault::NoSpace);
+                Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    format!("{}: simulated ENOSPC growing to len={len}", call.path),
+                ))
+            }
+            other => unreachable!("the decider fits faults to the call: {other:?}"),
+        }
     }
 
     pub(super) fn sync_data(&mut self, generation: u64, id: NodeId) -> io::Result<()> {
         let path = self.file(id).path_hint.clone();
-        let op_index = self.begin(generation, Op::SyncData, &path, 0, 0)?;
-        let failed = self.draws(FaultClass::FsyncError);
-        let lied = self.draws(FaultClass::LyingFsync);
-        if failed {
-            // Linux: the pages that failed to write are marked clean and
-            // dropped from the dirty list; the page cache still serves them.
-            let dropped_ops = std::mem::take(&mut self.file_mut(id).pending).len() as u64;
-            self.record_fault(
-                op_index,
-                Op::SyncData,
-                &path,
-                0,
-                0,
-                Fault::FsyncError { dropped_ops },
-            );
-            return Err(eio("fsync error", &path, 0));
-        }
-        if lied {
-            self.record_fault(op_index, Op::SyncData, &path, 0, 0, Fault::LyingFsync);
-            return Ok(());
-        }
-        let file = self.file_mut(id);
-        for op in std::mem::take(&mut file.pending) {
-            apply_pending(&mut file.durable, &op);
-        }
-        self.stats.syncs += 1;
-        Ok(())
+        let call = self.begin(generation, Op::SyncData, &path, 0, 0)?;
+        let result = self.apply_sync_data(&call, id);
+        self.finish(&call, result)
     }
 
-    // ----- crashes -------------------------------------------------------------
-
-    /// Crashes the simulated machine now. Every handle dies.
-    pub(super) fn crash(&mut self, mode: CrashMode, op_index: u64, path: &str) {
-        let happening = match mode {
-            CrashMode::ProcessCrash => {
-                self.stats.process_crashes += 1;
-                Happening::ProcessCrash
+    fn apply_sync_data(&mut self, call: &Call, id: NodeId) -> io::Result<()> {
+        match self.verdict(call, 0, false)? {
+            Verdict::Proceed => {
+                let damage = self.file_mut(id).sync();
+                self.record_damage(id, call.index, damage);
+                self.stats.syncs += 1;
+                Ok(())
             }
-            CrashMode::PowerLoss => {
-                self.stats.power_losses += 1;
-                Happening::PowerLoss(self.lose_power())
+            Verdict::Fault(PinnedFault::FsyncError) => {
+                // Linux: the pages that failed to write are marked clean and
+                // dropped from the dirty list; the page cache still serves
+                // them.
+                let dropped_ops = self.file_mut(id).drop_pending();
+                let fault = Fault::FsyncError { dropped_ops };
+                self.record_fault(call.index, Op::SyncData, &call.path, 0, 0, fault);
+                Err(eio("fsync error", &call.path, 0))
             }
-        };
-        self.generation += 1;
-        let event = FsEvent {
-            op_index,
-            generation: self.generation,
-            op: Op::Crash,
-            path: path.to_owned(),
-            offset: 0,
-            len: 0,
-            happening,
-        };
-        self.record(event);
-    }
-
-    /// Throws the page cache away: each file and directory keeps a seeded
-    /// choice of its pending operations, writes may tear, and whatever is no
-    /// longer reachable from a durable directory entry is gone.
-    fn lose_power(&mut self) -> PowerLossReport {
-        let mut report = PowerLossReport::default();
-        let mut torn = Vec::new();
-        let ids: Vec<NodeId> = self.files.keys().copied().collect();
-        for id in ids {
-            let pending = std::mem::take(&mut self.file_mut(id).pending);
-            let survivors = choose_survivors(&mut self.power_loss_rng, pending.len());
-            for (op, survives) in pending.iter().zip(survivors) {
-                if !survives {
-                    report.writes_lost += 1;
-                    continue;
-                }
-                report.writes_persisted += 1;
-                let lost_sectors = match op {
-                    // A zero-length write covers no sector: nothing to tear.
-                    PendingWrite::Write { offset, data }
-                        if !data.is_empty() && self.draws(FaultClass::TornWrite) =>
-                    {
-                        self.persist_torn(id, *offset, data)
-                    }
-                    _ => {
-                        apply_pending(&mut self.file_mut(id).durable, op);
-                        0
-                    }
-                };
-                if let (PendingWrite::Write { offset, data }, true) = (op, lost_sectors > 0) {
-                    torn.push((id, *offset, data.len() as u64, lost_sectors));
-                }
+            Verdict::Fault(PinnedFault::LyingFsync) => {
+                self.record_fault(call.index, Op::SyncData, &call.path, 0, 0, Fault::LyingFsync);
+                Ok(())
             }
-            let file = self.file_mut(id);
-            file.volatile = file.durable.clone();
+            other => unreachable!("the decider fits faults to the call: {other:?}"),
         }
-        for dir in self.dirs.values_mut() {
-            let pending = std::mem::take(&mut dir.pending);
-            let survivors = choose_survivors(&mut self.power_loss_rng, pending.len());
-            for (op, survives) in pending.iter().zip(survivors) {
-                if survives {
-                    report.dir_ops_persisted += 1;
-                    apply_dir_op(&mut dir.durable, op);
-                } else {
-                    report.dir_ops_lost += 1;
-                }
-            }
-            dir.volatile = dir.durable.clone();
-        }
-        for (id, offset, len, lost_sectors) in torn {
-            report.writes_torn += 1;
-            let path = self.file(id).path_hint.clone();
-            let op_index = self.stats.ops;
-            self.record_fault(
-                op_index,
-                Op::Crash,
-                &path,
-                offset,
-                len,
-                Fault::TornWrite { lost_sectors },
-            );
-        }
-        self.collect_unreachable();
-        report
-    }
-
-    /// Persists `data` (at least one byte) at `offset` with some of its
-    /// sectors lost; returns how many were lost (at least one).
-    fn persist_torn(&mut self, id: NodeId, offset: u64, data: &[u8]) -> u64 {
-        assert!(!data.is_empty(), "a zero-length write has no sector to tear");
-        let fill = self.config.torn_fill;
-        let end = offset.checked_add(data.len() as u64).expect("write_at checked the end");
-        let first_sector = offset / SECTOR_SIZE;
-        let n_sectors = (end - 1) / SECTOR_SIZE - first_sector + 1;
-        let rng = &mut self.fault_rngs[FaultClass::TornWrite.index()];
-        let mut lost: Vec<bool> = (0..n_sectors).map(|_| rng.random_bool(0.5)).collect();
-        if !lost.contains(&true) {
-            lost[rng.random_range(0..n_sectors) as usize] = true;
-        }
-        let choices: Vec<u8> = [fill.old, fill.zeros, fill.garbage]
-            .iter()
-            .enumerate()
-            .filter(|(_, on)| **on)
-            .map(|(i, _)| i as u8)
-            .collect();
-        let fills: Vec<(u8, Vec<u8>)> = lost
-            .iter()
-            .map(|_| {
-                let choice = choices[rng.random_range(0..choices.len())];
-                let garbage = (0..SECTOR_SIZE).map(|_| rng.random::<u8>()).collect();
-                (choice, garbage)
-            })
-            .collect();
-        let file = self.file_mut(id);
-        let old: Vec<u8> =
-            (offset..end).map(|i| file.durable.get(i as usize).copied().unwrap_or(0)).collect();
-        write_into(&mut file.durable, offset, data);
-        for (index, (is_lost, (choice, garbage))) in lost.iter().zip(fills).enumerate() {
-            if !is_lost {
-                continue;
-            }
-            let sector = first_sector + index as u64;
-            let start = offset.max(sector * SECTOR_SIZE);
-            let stop = end.min((sector + 1) * SECTOR_SIZE);
-            for byte in start..stop {
-                file.durable[byte as usize] = match choice {
-                    0 => old[(byte - offset) as usize],
-                    1 => 0,
-                    _ => garbage[(byte % SECTOR_SIZE) as usize],
-                };
-            }
-        }
-        lost.iter().filter(|l| **l).count() as u64
-    }
-
-    /// Drops every file and directory no longer reachable from the root.
-    fn collect_unreachable(&mut self) {
-        let mut reachable = BTreeSet::from([ROOT]);
-        let mut stack = vec![ROOT];
-        while let Some(dir) = stack.pop() {
-            for node in self.dirs[&dir].volatile.values() {
-                reachable.insert(node.id());
-                if let Node::Dir(id) = node {
-                    stack.push(*id);
-                }
-            }
-        }
-        self.files.retain(|id, _| reachable.contains(id));
-        self.dirs.retain(|id, _| reachable.contains(id));
     }
 }

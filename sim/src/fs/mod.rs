@@ -2,10 +2,20 @@
 //!
 //! See the crate documentation for the durability model. The public surface
 //! is the [`Fs`] implementation the engine sees, plus the controls the
-//! harness uses: crash the machine, place a crash at an operation, switch
-//! faults off for a recovery phase, and read back what fired.
+//! harness uses: arm the plan's crashes, crash the machine, switch faults
+//! off for a recovery phase, read back every call and what fired, and look
+//! at the disk image.
+//!
+//! Layout: [`decide`] answers what happens to each call (drawn or pinned),
+//! `disk` numbers and applies calls, `namespace` holds directories, `data`
+//! file bytes, `power` crashes, `image` what the harness may inspect.
 
+mod data;
+mod decide;
 mod disk;
+mod image;
+mod namespace;
+mod power;
 
 use std::fmt;
 use std::io;
@@ -16,9 +26,19 @@ use faultline_engine::fs::{DirEntry, File, Fs};
 use parking_lot::Mutex;
 
 use crate::fault::{Fault, FaultConfig, FaultCounts};
+use crate::schedule::{Decision, Schedule};
 use crate::seed::Seed;
 
-use disk::{Disk, NodeId};
+pub use data::DamageCause;
+pub use image::{DiskImage, FileImage, View};
+pub use namespace::NodeId;
+
+use decide::Decider;
+use disk::Disk;
+
+/// The marker of the panic a call past the call budget raises
+/// ([`SimFs::set_call_budget`]): the harness reports it as a hang.
+pub const CALL_BUDGET_MARKER: &str = "faultline-sim: fs call budget exhausted";
 
 /// How the simulated machine goes down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +49,16 @@ pub enum CrashMode {
     /// The process is killed (kill -9): the page cache survives, pending
     /// operations stay pending (a later power loss can still lose them).
     ProcessCrash,
+}
+
+impl CrashMode {
+    /// A short, stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashMode::PowerLoss => "power-loss",
+            CrashMode::ProcessCrash => "process-crash",
+        }
+    }
 }
 
 /// A filesystem operation, as counted and traced.
@@ -124,12 +154,21 @@ pub enum Happening {
     PowerLoss(PowerLossReport),
     /// The process was killed.
     ProcessCrash,
+    /// A misdirected write reached the device: the event's `offset..offset
+    /// + len` of `file` no longer holds what the engine wrote there.
+    Damage {
+        /// The file (its identity survives renames).
+        file: NodeId,
+        /// Meant for here, or landed here.
+        cause: DamageCause,
+    },
 }
 
-/// One fault or crash, with the operation, path and offset it struck.
+/// One fault, crash or damage, with the call, path and offset it struck.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FsEvent {
-    /// The index (1-based) of the operation it struck, counting all ops.
+    /// The index (1-based) of the call it struck, counting all calls; for
+    /// a crash on a timer, the last call before it.
     pub op_index: u64,
     /// The crash generation it happened in (after the crash, for crashes).
     pub generation: u64,
@@ -170,14 +209,61 @@ impl fmt::Display for FsEvent {
                 r.dir_ops_persisted,
                 r.dir_ops_lost
             ),
+            Happening::Damage { file, cause } => {
+                let cause = match cause {
+                    DamageCause::MisdirectedFrom => "misdirected-from",
+                    DamageCause::MisdirectedTo => "misdirected-to",
+                };
+                write!(f, "damage={cause} file={}", file.get())
+            }
         }
     }
+}
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallOutcome {
+    /// It returned `Ok`.
+    Ok,
+    /// It returned an error of this kind.
+    Failed(io::ErrorKind),
+    /// The machine went down instead of serving it.
+    Crashed,
+}
+
+/// One call the filesystem served, as the harness's judge sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CallRecord {
+    /// Its index (1-based, every call since the filesystem was made).
+    pub call: u64,
+    /// The crash generation (process incarnation) that made it.
+    pub generation: u64,
+    /// The operation.
+    pub op: Op,
+    /// The path (`from -> to` for a rename).
+    pub path: String,
+    /// The byte offset (or new length, for `set_len`).
+    pub offset: u64,
+    /// The bytes asked for.
+    pub len: u64,
+    /// How it ended.
+    pub outcome: CallOutcome,
+}
+
+/// One entry of the filesystem's log, in the order things happened: a
+/// fault is logged before the call it struck ends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FsRecord {
+    /// A call ended.
+    Call(CallRecord),
+    /// A fault, crash or damage.
+    Event(FsEvent),
 }
 
 /// Counters of what the filesystem did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FsStats {
-    /// Every operation, reads included.
+    /// Every operation, reads included: the call index.
     pub ops: u64,
     /// Operations that change the filesystem (the crash-point clock).
     pub mutations: u64,
@@ -222,10 +308,22 @@ impl fmt::Debug for SimFile {
 }
 
 impl SimFs {
-    /// An empty filesystem (just `/`) whose faults and power-loss choices
-    /// draw from `seed`'s streams.
+    /// An empty filesystem (just `/`) whose faults are drawn from `config`
+    /// on `seed`'s streams.
     pub fn new(seed: Seed, config: FaultConfig) -> Self {
-        SimFs { disk: Arc::new(Mutex::new(Disk::new(seed, config))), generation: 0 }
+        SimFs::with_decider(Decider::drawn(seed, config))
+    }
+
+    /// An empty filesystem whose fault and crash decisions are exactly
+    /// `schedule`'s (nothing is drawn); `config` says only how a power loss
+    /// tears writes (its torn-write rate and fill). A run replayed this way
+    /// from the schedule another run recorded repeats that run.
+    pub fn replaying(seed: Seed, config: FaultConfig, schedule: &Schedule) -> Self {
+        SimFs::with_decider(Decider::pinned(seed, config, schedule))
+    }
+
+    fn with_decider(decider: Decider) -> Self {
+        SimFs { disk: Arc::new(Mutex::new(Disk::new(decider))), generation: 0 }
     }
 
     /// The filesystem as the next incarnation of the process sees it.
@@ -240,34 +338,94 @@ impl SimFs {
         self.disk.lock().generation == self.generation
     }
 
-    /// Crashes the machine now.
-    pub fn crash(&self, mode: CrashMode) {
-        let mut disk = self.disk.lock();
-        let op_index = disk.stats.ops;
-        disk.crash(mode, op_index, "");
+    /// The crash generation this handle belongs to.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
-    /// Crashes the machine just before its `mutation`-th mutating operation
-    /// (1-based, counted since creation: see [`FsStats::mutations`]). That
-    /// operation does not happen and fails with a "simulated crash" error.
+    /// Crashes the machine now: a consequence, not a decision of a
+    /// schedule (the harness's final power loss; tests). Writes may tear
+    /// if the configuration tears writes.
+    pub fn crash(&self, mode: CrashMode) {
+        let mut disk = self.disk.lock();
+        let (call, torn) = (disk.stats.ops, disk.decider.tears_by_default());
+        disk.crash(mode, torn, call, "");
+    }
+
+    /// Takes the process down after a failure (a poisoned write, an open
+    /// that failed on a fault): a power loss with `power_loss_probability`,
+    /// else a process crash, drawn from the filesystem's own stream (the
+    /// same in drawn and pinned runs). Returns how it went down.
+    pub fn go_down(&self, power_loss_probability: f64) -> CrashMode {
+        let mut disk = self.disk.lock();
+        let mode = disk.decider.consequence_mode(power_loss_probability);
+        let (call, torn) = (disk.stats.ops, disk.decider.tears_by_default());
+        disk.crash(mode, torn, call, "");
+        mode
+    }
+
+    /// Arms the plan's crash just before mutation number `mutation` (1-based,
+    /// counted since creation: see [`FsStats::mutations`]); that operation
+    /// does not happen and fails with a "simulated crash" error. In a
+    /// pinned run the schedule says where crashes strike, and this does
+    /// nothing.
     pub fn crash_at_mutation(&self, mutation: u64, mode: CrashMode) {
-        self.disk.lock().set_crash_point(mutation, mode);
+        let mut disk = self.disk.lock();
+        assert!(mutation > disk.stats.mutations, "crash point {mutation} is in the past");
+        disk.decider.arm_crash_point(mutation, mode);
     }
 
     /// Removes a crash point that has not struck yet.
     pub fn clear_crash_point(&self) {
-        self.disk.lock().clear_crash_point();
+        self.disk.lock().decider.disarm_crash_point();
     }
 
-    /// Switches every fault class on or off at once (crashes still happen
-    /// when asked for). Used to give recovery a fault-free run.
+    /// Arms the plan's crash timer of `incarnation` at `deadline_ns` of
+    /// simulated time. In a pinned run only the schedule says whether a
+    /// crash strikes; the plan's timer still wakes the harness at the same
+    /// time, so that its tasks are scheduled as in the run that recorded
+    /// the schedule.
+    pub fn arm_crash_timer(&self, incarnation: u32, deadline_ns: u64, mode: CrashMode) {
+        self.disk.lock().decider.arm_timer(incarnation, deadline_ns, mode);
+    }
+
+    /// The deadline of `incarnation`'s crash timer at or after `now_ns`, if
+    /// one is armed (drawn) or scheduled (pinned): the harness sleeps until
+    /// then and calls [`SimFs::fire_crash_timer`].
+    pub fn crash_timer_deadline(&self, incarnation: u32, now_ns: u64) -> Option<u64> {
+        self.disk.lock().decider.timer_deadline(incarnation, now_ns)
+    }
+
+    /// `incarnation`'s crash timer went off at `deadline_ns`: crashes the
+    /// machine if a crash was due then, and returns how. The harness calls
+    /// it whenever a deadline it slept to comes, and then asks for the next
+    /// one.
+    pub fn fire_crash_timer(&self, incarnation: u32, deadline_ns: u64) -> Option<CrashMode> {
+        let mut disk = self.disk.lock();
+        let (mode, torn) = disk.decider.timer_fired(incarnation, deadline_ns)?;
+        let call = disk.stats.ops;
+        disk.crash(mode, torn, call, "");
+        Some(mode)
+    }
+
+    /// Switches every fault on or off at once, drawn or pinned (crashes
+    /// still strike). Used to give recovery a fault-free run.
     pub fn set_faults_enabled(&self, enabled: bool) {
-        self.disk.lock().set_faults_enabled(enabled);
+        self.disk.lock().decider.enabled = enabled;
     }
 
-    /// Replaces the fault configuration.
+    /// Replaces the configuration faults are drawn from (and power losses
+    /// tear by).
     pub fn set_fault_config(&self, config: FaultConfig) {
         self.disk.lock().set_config(config);
+    }
+
+    /// More than `calls_max` calls from now on panic with
+    /// [`CALL_BUDGET_MARKER`]: a hang.
+    pub fn set_call_budget(&self, calls_max: u64) {
+        let mut disk = self.disk.lock();
+        disk.calls_budget = calls_max;
+        disk.calls_max = disk.stats.ops.saturating_add(calls_max);
     }
 
     /// How many faults of each class fired.
@@ -275,9 +433,30 @@ impl SimFs {
         self.disk.lock().counts.clone()
     }
 
-    /// Every fault and crash so far, in order.
+    /// Every fault, crash and damage so far, in order.
     pub fn events(&self) -> Vec<FsEvent> {
         self.disk.lock().events.clone()
+    }
+
+    /// Takes the log of calls and events since the last take.
+    pub fn take_log(&self) -> Vec<FsRecord> {
+        std::mem::take(&mut self.disk.lock().log)
+    }
+
+    /// Every fault and crash decision made so far (drawn or pinned), as a
+    /// schedule that replays them.
+    pub fn schedule(&self) -> Schedule {
+        Schedule { decisions: self.disk.lock().decider.recorded().to_vec() }
+    }
+
+    /// The decisions of a pinned schedule that have not struck (yet).
+    pub fn unused_decisions(&self) -> Vec<Decision> {
+        self.disk.lock().decider.unused()
+    }
+
+    /// Whether decisions come from a pinned schedule.
+    pub fn is_pinned(&self) -> bool {
+        self.disk.lock().decider.is_pinned()
     }
 
     /// Operation counters.
@@ -288,6 +467,20 @@ impl SimFs {
     /// A hash of every operation and event so far: same seed, same hash.
     pub fn trace_hash(&self) -> u64 {
         self.disk.lock().trace.finish()
+    }
+
+    /// The disk as `view` shows it, for a checker to inspect. Taking it is
+    /// not a call: it is not counted, traced or faulted.
+    pub fn image(&self, view: View) -> DiskImage {
+        self.disk.lock().image(view)
+    }
+
+    /// A new, independent filesystem holding what this one's page cache
+    /// holds, all of it durable, with no faults: a second machine to open
+    /// a copy of the database on.
+    pub fn fork(&self) -> SimFs {
+        let forked = self.disk.lock().fork();
+        SimFs { disk: Arc::new(Mutex::new(forked)), generation: 0 }
     }
 
     fn file(&self, id: NodeId) -> Box<dyn File> {

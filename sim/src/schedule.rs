@@ -2,9 +2,10 @@
 //! the run can be replayed with exactly those decisions (and subsets of
 //! them, which is how the shrinker works) instead of random draws.
 //!
-//! A decision is keyed by the index of the filesystem call it struck
-//! (every call the engine makes, counted from 1 across all incarnations) or,
-//! for a crash at a random simulated time, by that time. Text form, comma
+//! A decision is keyed by the index of the filesystem call it struck (the
+//! simulated filesystem numbers every call from 1, across all incarnations)
+//! or, for a crash at a simulated time, by that time and the incarnation
+//! whose timer it was. Text form, comma
 //! separated: `c12:write-error`, `c12:short-write=17`, `c12:no-space`,
 //! `c30:fsync-error`, `c30:lying-fsync`, `c9:read-bit-flip=40.3` (byte 40 of
 //! the read, bit 3), `c14:misdirected-write=-1024` (landed 1024 bytes
@@ -15,7 +16,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use faultline_sim::{CrashMode, FaultClass};
+use crate::fault::FaultClass;
+use crate::fs::CrashMode;
 
 /// A fault to inject at a filesystem call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,18 +122,10 @@ impl fmt::Display for Decision {
                     CrashTrigger::Call(call) => write!(f, "c{call}:")?,
                     CrashTrigger::Time { ns, incarnation } => write!(f, "t{ns}@{incarnation}:")?,
                 }
-                f.write_str(crash_mode_name(*mode))?;
+                f.write_str(mode.name())?;
                 if *torn { f.write_str("+torn") } else { Ok(()) }
             }
         }
-    }
-}
-
-/// The stable name of a crash mode.
-pub fn crash_mode_name(mode: CrashMode) -> &'static str {
-    match mode {
-        CrashMode::PowerLoss => "power-loss",
-        CrashMode::ProcessCrash => "process-crash",
     }
 }
 

@@ -1,0 +1,183 @@
+//! The system catalogue as the engine's design specifies it, written out by
+//! hand (DESIGN 2.3; the type tags of FORMAT.md's manifest), never derived
+//! from engine code: the system tables and their columns, the indexes and
+//! constraints the bootstrap transaction declares, and the sequences. The
+//! oracle builds the expected rows of `st_table`, `st_column`, `st_index`,
+//! `st_sequence` and `st_constraint` from this and the workload alone.
+
+use faultline_engine::datastore::{ColumnType, Row, Value};
+
+use super::ModelState;
+
+/// The id of the first user table: ids below are reserved for system
+/// tables, and the table-id sequence starts here.
+pub const FIRST_USER_TABLE_ID: u32 = 4096;
+
+/// The first value the index-id and constraint-id sequences hand out.
+const FIRST_USER_INDEX_ID: u64 = 1024;
+
+/// One system table: its id, name and columns in position order.
+struct SystemTable {
+    id: u32,
+    name: &'static str,
+    columns: &'static [(&'static str, ColumnType)],
+}
+
+use ColumnType::{Bool, Bytes, String as Text, U64};
+
+/// Every system table, seed tables (`st_table`, `st_column`) first.
+const SYSTEM_TABLES: [SystemTable; 5] = [
+    SystemTable {
+        id: 1,
+        name: "st_table",
+        columns: &[("table_id", U64), ("table_name", Text), ("is_system", Bool)],
+    },
+    SystemTable {
+        id: 2,
+        name: "st_column",
+        columns: &[("table_id", U64), ("col_pos", U64), ("col_name", Text), ("col_type", U64)],
+    },
+    SystemTable {
+        id: 3,
+        name: "st_index",
+        columns: &[
+            ("index_id", U64),
+            ("table_id", U64),
+            ("index_name", Text),
+            ("columns", Bytes),
+            ("is_unique", Bool),
+        ],
+    },
+    SystemTable {
+        id: 4,
+        name: "st_sequence",
+        columns: &[("sequence_id", U64), ("sequence_name", Text), ("next_value", U64)],
+    },
+    SystemTable {
+        id: 5,
+        name: "st_constraint",
+        columns: &[
+            ("constraint_id", U64),
+            ("table_id", U64),
+            ("constraint_name", Text),
+            ("kind", Text),
+            ("columns", Bytes),
+        ],
+    },
+];
+
+/// The unique indexes the bootstrap declares: (id, table id, name, column
+/// positions). Each has a unique constraint of the same id.
+const SYSTEM_INDEXES: [(u64, u32, &str, &[u16]); 6] = [
+    (1, 1, "st_table_table_id", &[0]),
+    (2, 1, "st_table_table_name", &[1]),
+    (3, 2, "st_column_table_id_col_pos", &[0, 1]),
+    (4, 3, "st_index_index_id", &[0]),
+    (5, 4, "st_sequence_sequence_id", &[0]),
+    (6, 5, "st_constraint_constraint_id", &[0]),
+];
+
+/// The stable tag of a column type in `st_column.col_type` (FORMAT.md: 1
+/// u64, 2 i64, 3 bool, 4 string, 5 bytes).
+pub fn type_tag(ty: ColumnType) -> u64 {
+    match ty {
+        ColumnType::U64 => 1,
+        ColumnType::I64 => 2,
+        ColumnType::Bool => 3,
+        ColumnType::String => 4,
+        ColumnType::Bytes => 5,
+    }
+}
+
+/// Whether `name` is a system table's.
+pub fn is_system_table(name: &str) -> bool {
+    SYSTEM_TABLES.iter().any(|table| table.name == name)
+}
+
+/// Column positions as `st_index.columns` holds them: little-endian u16s.
+fn positions(columns: &[u16]) -> Vec<u8> {
+    columns.iter().flat_map(|p| p.to_le_bytes()).collect()
+}
+
+/// The `st_table` row of a table.
+fn table_row(id: u32, name: &str) -> Row {
+    vec![
+        Value::U64(u64::from(id)),
+        Value::String(name.to_owned()),
+        Value::Bool(id < FIRST_USER_TABLE_ID),
+    ]
+}
+
+/// The `st_column` rows of a table.
+fn column_rows<'a>(id: u32, columns: impl Iterator<Item = (&'a str, ColumnType)>) -> Vec<Row> {
+    columns
+        .enumerate()
+        .map(|(pos, (name, ty))| {
+            vec![
+                Value::U64(u64::from(id)),
+                Value::U64(pos as u64),
+                Value::String(name.to_owned()),
+                Value::U64(type_tag(ty)),
+            ]
+        })
+        .collect()
+}
+
+/// The rows every table of `state` must hold, by table name: the system
+/// tables (describing themselves and the user tables) and the user tables.
+pub fn expected_rows(state: &ModelState) -> Vec<(String, Vec<Row>)> {
+    let mut st_table = Vec::new();
+    let mut st_column = Vec::new();
+    for table in &SYSTEM_TABLES {
+        st_table.push(table_row(table.id, table.name));
+        st_column.extend(column_rows(table.id, table.columns.iter().map(|(n, t)| (*n, *t))));
+    }
+    for (name, table) in &state.tables {
+        st_table.push(table_row(table.id, name));
+        let columns = table.columns.iter().map(|c| (c.name.as_str(), c.ty));
+        st_column.extend(column_rows(table.id, columns));
+    }
+    let st_index = SYSTEM_INDEXES
+        .iter()
+        .map(|(id, table, name, columns)| {
+            vec![
+                Value::U64(*id),
+                Value::U64(u64::from(*table)),
+                Value::String((*name).to_owned()),
+                Value::Bytes(positions(columns)),
+                Value::Bool(true),
+            ]
+        })
+        .collect();
+    let st_constraint = SYSTEM_INDEXES
+        .iter()
+        .map(|(id, table, name, columns)| {
+            vec![
+                Value::U64(*id),
+                Value::U64(u64::from(*table)),
+                Value::String(format!("{name}_unique")),
+                Value::String("unique".to_owned()),
+                Value::Bytes(positions(columns)),
+            ]
+        })
+        .collect();
+    let sequence = |id: u64, name: &str, next: u64| {
+        vec![Value::U64(id), Value::String(name.to_owned()), Value::U64(next)]
+    };
+    let st_sequence = vec![
+        sequence(1, "st_table.table_id", u64::from(state.next_table_id)),
+        sequence(2, "st_index.index_id", FIRST_USER_INDEX_ID),
+        sequence(3, "st_constraint.constraint_id", FIRST_USER_INDEX_ID),
+    ];
+    let mut rows = vec![
+        ("st_table".to_owned(), st_table),
+        ("st_column".to_owned(), st_column),
+        ("st_index".to_owned(), st_index),
+        ("st_sequence".to_owned(), st_sequence),
+        ("st_constraint".to_owned(), st_constraint),
+    ];
+    for (name, table) in &state.tables {
+        rows.push((name.clone(), table.rows.iter().cloned().collect()));
+    }
+    rows
+}

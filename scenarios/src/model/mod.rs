@@ -1,0 +1,417 @@
+//! The oracle (DESIGN 4): a model of what the database must hold, computed
+//! from the workload's operations alone. It never runs engine code: it
+//! applies each operation with the engine's documented semantics to plain
+//! persistent maps, numbers tables from its own copy of the table-id
+//! sequence, and writes out the system tables from the catalogue
+//! ([`catalog`]). The judge compares it with what the engine serves
+//! through its public read API (`dump`, `read_at`).
+//!
+//! The model is the state after each offset (0 is the bootstrap
+//! transaction) plus the highest acknowledged (durable) offset and the
+//! highest submitted one.
+
+pub mod catalog;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use faultline_engine::datastore::{ColumnDef, ColumnType, ROW_SIZE_MAX, Row, Value};
+
+use crate::judge::{Invariant, Violation};
+use crate::workload::{TxOp, row_text};
+
+/// The most columns a user table may have.
+const COLUMNS_MAX: usize = 64;
+/// The longest table name, in bytes.
+const TABLE_NAME_LEN_MAX: usize = 256;
+
+/// A user table as the model sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableModel {
+    /// Its id, from the table-id sequence.
+    pub id: u32,
+    /// Its columns, in position order.
+    pub columns: Vec<ColumnDef>,
+    /// Its rows (tables are sets).
+    pub rows: imbl::OrdSet<Row>,
+}
+
+/// The state after one offset. Cheap to clone (persistent maps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelState {
+    /// Every user table, by name.
+    pub tables: imbl::OrdMap<String, TableModel>,
+    /// The next value of the table-id sequence.
+    pub next_table_id: u32,
+}
+
+impl Default for ModelState {
+    /// The state after the bootstrap transaction: no user table.
+    fn default() -> Self {
+        ModelState { tables: imbl::OrdMap::new(), next_table_id: catalog::FIRST_USER_TABLE_ID }
+    }
+}
+
+/// The encoded length of a row: 8 bytes per integer, 1 per bool, a 4-byte
+/// length plus the bytes per string or bytes value.
+pub fn encoded_row_len(row: &[Value]) -> usize {
+    row.iter()
+        .map(|value| match value {
+            Value::U64(_) | Value::I64(_) => 8,
+            Value::Bool(_) => 1,
+            Value::String(s) => 4 + s.len(),
+            Value::Bytes(b) => 4 + b.len(),
+        })
+        .sum()
+}
+
+fn type_of(value: &Value) -> ColumnType {
+    match value {
+        Value::U64(_) => ColumnType::U64,
+        Value::I64(_) => ColumnType::I64,
+        Value::Bool(_) => ColumnType::Bool,
+        Value::String(_) => ColumnType::String,
+        Value::Bytes(_) => ColumnType::Bytes,
+    }
+}
+
+impl ModelState {
+    /// Applies `op` with the engine's documented semantics; refuses what
+    /// the engine must refuse, saying why.
+    pub fn apply(&mut self, op: &TxOp) -> Result<(), String> {
+        match op {
+            TxOp::CreateTable { name, columns } => self.create(name, columns),
+            TxOp::DropTable { name } => {
+                if catalog::is_system_table(name) {
+                    return Err(format!("{name} is a system table"));
+                }
+                self.tables.remove(name).map(drop).ok_or_else(|| format!("no table {name}"))
+            }
+            TxOp::Insert { table, row } => {
+                let model = self.user_table(table, row)?;
+                if model.rows.insert(row.clone()).is_some() {
+                    return Err(format!("duplicate row in {table}"));
+                }
+                Ok(())
+            }
+            TxOp::Delete { table, row } => {
+                let model = self.user_table(table, row)?;
+                model.rows.remove(row).map(drop).ok_or_else(|| format!("row not in {table}"))
+            }
+        }
+    }
+
+    fn create(&mut self, name: &str, columns: &[ColumnDef]) -> Result<(), String> {
+        if name.is_empty() || name.len() > TABLE_NAME_LEN_MAX {
+            return Err(format!("table name of {} bytes", name.len()));
+        }
+        if self.tables.contains_key(name) || catalog::is_system_table(name) {
+            return Err(format!("table {name} exists"));
+        }
+        if columns.is_empty() || columns.len() > COLUMNS_MAX {
+            return Err(format!("{} columns", columns.len()));
+        }
+        let names: BTreeSet<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        if names.len() != columns.len() {
+            return Err("column names repeat".to_owned());
+        }
+        let id = self.next_table_id;
+        self.next_table_id += 1;
+        let table = TableModel { id, columns: columns.to_vec(), rows: imbl::OrdSet::new() };
+        self.tables.insert(name.to_owned(), table);
+        Ok(())
+    }
+
+    /// The user table `name`, if `row` is a row it can hold.
+    fn user_table(&mut self, name: &str, row: &[Value]) -> Result<&mut TableModel, String> {
+        if catalog::is_system_table(name) {
+            return Err(format!("{name} is a system table"));
+        }
+        let table = self.tables.get_mut(name).ok_or_else(|| format!("no table {name}"))?;
+        let types: Vec<ColumnType> = row.iter().map(type_of).collect();
+        let expected: Vec<ColumnType> = table.columns.iter().map(|c| c.ty).collect();
+        if types != expected {
+            return Err(format!("row types {types:?} for columns {expected:?}"));
+        }
+        let len = encoded_row_len(row);
+        if len > ROW_SIZE_MAX {
+            return Err(format!("row of {len} bytes, max {ROW_SIZE_MAX}"));
+        }
+        Ok(table)
+    }
+
+    /// Every table's rows, system tables included: what the engine's dump
+    /// at this offset must be.
+    pub fn expected_dump(&self) -> Dump {
+        catalog::expected_rows(self)
+            .into_iter()
+            .map(|(name, rows)| (name, rows.into_iter().collect()))
+            .collect()
+    }
+}
+
+/// Every table's rows by name, as a set per table.
+pub type Dump = BTreeMap<String, BTreeSet<Row>>;
+
+/// The engine's dump (`CommittedState::dump`) as a [`Dump`]; a table that
+/// lists a row twice is an error (tables are sets).
+pub fn dump_of(engine: BTreeMap<String, Vec<Row>>) -> Result<Dump, String> {
+    let mut dump = Dump::new();
+    for (name, rows) in engine {
+        let n = rows.len();
+        let set: BTreeSet<Row> = rows.into_iter().collect();
+        if set.len() != n {
+            return Err(format!(
+                "table {name} lists a row twice ({n} rows, {} distinct)",
+                set.len()
+            ));
+        }
+        dump.insert(name, set);
+    }
+    Ok(dump)
+}
+
+/// The first difference between two dumps: which table, whether it is a
+/// system table, and a readable account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpDiff {
+    /// The table.
+    pub table: String,
+    /// Whether it is a system table.
+    pub system: bool,
+    /// What differs.
+    pub text: String,
+}
+
+/// How many rows a difference shows of each side.
+const ROWS_SHOWN: usize = 3;
+
+fn some_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> String {
+    let rows: Vec<&Row> = rows.collect();
+    let mut shown: Vec<String> = rows.iter().take(ROWS_SHOWN).map(|r| row_text(r)).collect();
+    if rows.len() > ROWS_SHOWN {
+        shown.push(format!("... {} more", rows.len() - ROWS_SHOWN));
+    }
+    format!("[{}]", shown.join(" "))
+}
+
+/// The first difference between `expected` and `actual`, system tables
+/// first, if any.
+pub fn diff(expected: &Dump, actual: &Dump) -> Option<DumpDiff> {
+    let names: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    let (system, user): (Vec<&String>, Vec<&String>) =
+        names.into_iter().partition(|name| catalog::is_system_table(name));
+    let tables = |dump: &Dump| dump.keys().cloned().collect::<Vec<_>>().join(",");
+    system.into_iter().chain(user).find_map(|name| {
+        let text = match (expected.get(name), actual.get(name)) {
+            (Some(_), None) => format!(
+                "table {name} missing (expected tables {}; actual {})",
+                tables(expected),
+                tables(actual)
+            ),
+            (None, Some(rows)) => format!(
+                "unexpected table {name} holding {} rows {} (expected tables {}; actual {})",
+                rows.len(),
+                some_rows(rows.iter()),
+                tables(expected),
+                tables(actual)
+            ),
+            (Some(want), Some(got)) if want != got => format!(
+                "table {name}: expected-rows={} actual-rows={} missing={} unexpected={}",
+                want.len(),
+                got.len(),
+                some_rows(want.difference(got)),
+                some_rows(got.difference(want))
+            ),
+            _ => return None,
+        };
+        Some(DumpDiff { table: name.clone(), system: catalog::is_system_table(name), text })
+    })
+}
+
+/// The model: every submitted transaction's resulting state, the
+/// acknowledged and the submitted offsets.
+#[derive(Debug)]
+pub struct Model {
+    /// The state after each offset, from 0 (the bootstrap) up.
+    states: BTreeMap<u64, ModelState>,
+    /// The highest offset known durable.
+    acked: Option<u64>,
+    /// The highest offset committed.
+    submitted: u64,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new()
+    }
+}
+
+impl Model {
+    /// The model of a fresh database: the bootstrap transaction at offset 0
+    /// (submitted by the first open, acknowledged by none yet).
+    pub fn new() -> Self {
+        Model { states: BTreeMap::from([(0, ModelState::default())]), acked: None, submitted: 0 }
+    }
+
+    /// The highest acknowledged offset.
+    pub fn acked(&self) -> Option<u64> {
+        self.acked
+    }
+
+    /// The highest submitted offset.
+    pub fn submitted(&self) -> u64 {
+        self.submitted
+    }
+
+    /// The state after `offset`, if it was submitted (and not lost since).
+    pub fn state_at(&self, offset: u64) -> Option<&ModelState> {
+        self.states.get(&offset)
+    }
+
+    /// Records a transaction the engine committed at `offset`.
+    pub fn commit(&mut self, offset: u64, ops: &[TxOp]) -> Result<(), Violation> {
+        if offset != self.submitted + 1 {
+            return Err(Violation::new(
+                Invariant::OFFSET_ORDER,
+                format!("expected-offset={} actual-offset={offset}", self.submitted + 1),
+            ));
+        }
+        let mut state = self.states[&self.submitted].clone();
+        for op in ops {
+            state.apply(op).map_err(|reason| {
+                Violation::new(
+                    Invariant::TX_ACCEPTED_INVALID,
+                    format!("offset={offset} {op}: {reason}"),
+                )
+            })?;
+        }
+        self.states.insert(offset, state);
+        self.submitted = offset;
+        Ok(())
+    }
+
+    /// Records that the engine reported `durable` as its durable offset.
+    pub fn acknowledge(&mut self, durable: u64) -> Result<(), Violation> {
+        if durable > self.submitted {
+            return Err(Violation::new(
+                Invariant::DURABLE_BEYOND_SUBMITTED,
+                format!("durable={durable} submitted={}", self.submitted),
+            ));
+        }
+        if self.acked.is_some_and(|acked| durable < acked) {
+            return Err(Violation::new(
+                Invariant::DURABLE_REGRESSED,
+                format!("durable={durable} acked={:?}", self.acked),
+            ));
+        }
+        self.acked = Some(durable);
+        Ok(())
+    }
+
+    /// Makes `recovered` the present after an open that came back there:
+    /// later offsets are forgotten (they were lost), everything up to it is
+    /// durable (an open makes its whole history durable).
+    pub fn recover(&mut self, recovered: u64) {
+        assert!(recovered <= self.submitted, "the judge checked the recovered offset first");
+        self.states.retain(|offset, _| *offset <= recovered);
+        self.submitted = recovered;
+        self.acked = Some(recovered);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(name: &str) -> TxOp {
+        TxOp::CreateTable {
+            name: name.into(),
+            columns: vec![ColumnDef::new("id", ColumnType::U64)],
+        }
+    }
+
+    fn insert(id: u64) -> TxOp {
+        TxOp::Insert { table: "t".into(), row: vec![Value::U64(id)] }
+    }
+
+    #[test]
+    fn the_model_refuses_what_the_engine_must_refuse() {
+        let mut state = ModelState::default();
+        state.apply(&create("t")).unwrap();
+        assert!(state.apply(&create("t")).is_err());
+        assert!(state.apply(&create("st_table")).unwrap_err().contains("exists"));
+        assert!(state.apply(&create("")).is_err());
+        assert!(state.apply(&TxOp::DropTable { name: "st_index".into() }).is_err());
+        state.apply(&insert(1)).unwrap();
+        assert!(state.apply(&insert(1)).unwrap_err().contains("duplicate"));
+        let wrong_type = TxOp::Insert { table: "t".into(), row: vec![Value::Bool(true)] };
+        assert!(state.apply(&wrong_type).is_err());
+        let into_system = TxOp::Insert { table: "st_table".into(), row: vec![Value::U64(1)] };
+        assert!(state.apply(&into_system).unwrap_err().contains("system"));
+        assert!(state.apply(&TxOp::DropTable { name: "u".into() }).is_err());
+        let repeated = TxOp::CreateTable {
+            name: "r".into(),
+            columns: vec![
+                ColumnDef::new("a", ColumnType::U64),
+                ColumnDef::new("a", ColumnType::Bool),
+            ],
+        };
+        assert!(state.apply(&repeated).is_err());
+    }
+
+    #[test]
+    fn table_ids_come_from_the_sequence_and_are_never_reused() {
+        let mut state = ModelState::default();
+        state.apply(&create("a")).unwrap();
+        state.apply(&TxOp::DropTable { name: "a".into() }).unwrap();
+        state.apply(&create("a")).unwrap();
+        assert_eq!(state.tables["a"].id, catalog::FIRST_USER_TABLE_ID + 1);
+        let dump = state.expected_dump();
+        let sequence = dump["st_sequence"].iter().find(|row| row[0] == Value::U64(1)).unwrap();
+        assert_eq!(sequence[2], Value::U64(u64::from(catalog::FIRST_USER_TABLE_ID) + 2));
+        let described: Vec<&Row> =
+            dump["st_table"].iter().filter(|row| row[1] == Value::String("a".into())).collect();
+        assert_eq!(described.len(), 1, "the dropped table's row is gone");
+    }
+
+    #[test]
+    fn commits_must_be_contiguous_and_valid() {
+        let mut model = Model::new();
+        model.commit(1, &[create("t"), insert(1)]).unwrap();
+        let gap = model.commit(3, &[insert(2)]).unwrap_err();
+        assert_eq!(gap.invariant, Invariant::OFFSET_ORDER);
+        let invalid = model.commit(2, &[insert(1)]).unwrap_err();
+        assert_eq!(invalid.invariant, Invariant::TX_ACCEPTED_INVALID);
+        assert_eq!(model.submitted(), 1);
+        model.acknowledge(1).unwrap();
+        assert_eq!(model.acknowledge(0).unwrap_err().invariant, Invariant::DURABLE_REGRESSED);
+        assert_eq!(
+            model.acknowledge(2).unwrap_err().invariant,
+            Invariant::DURABLE_BEYOND_SUBMITTED
+        );
+    }
+
+    #[test]
+    fn diff_names_the_first_difference_system_tables_first() {
+        let mut expected = ModelState::default();
+        expected.apply(&create("t")).unwrap();
+        let mut actual = expected.clone();
+        expected.apply(&insert(7)).unwrap();
+        let diff = super::diff(&expected.expected_dump(), &actual.expected_dump()).unwrap();
+        assert_eq!(diff.table, "t");
+        assert!(!diff.system);
+        assert_eq!(diff.text, "table t: expected-rows=1 actual-rows=0 missing=[(7)] unexpected=[]");
+        actual.apply(&insert(7)).unwrap();
+        assert_eq!(super::diff(&expected.expected_dump(), &actual.expected_dump()), None);
+        actual.next_table_id += 1;
+        let diff = super::diff(&expected.expected_dump(), &actual.expected_dump()).unwrap();
+        assert_eq!((diff.table.as_str(), diff.system), ("st_sequence", true));
+    }
+
+    #[test]
+    fn a_dump_listing_a_row_twice_is_refused() {
+        let rows = vec![vec![Value::U64(1)], vec![Value::U64(1)]];
+        let error = dump_of(BTreeMap::from([("t".to_owned(), rows)])).unwrap_err();
+        assert!(error.contains("twice"), "{error}");
+    }
+}

@@ -1,0 +1,358 @@
+//! File data: what the device holds (durable), what the page cache holds
+//! (volatile, what reads see), and the operations between them.
+//!
+//! Invariant, checked after every operation in debug builds:
+//! `volatile == durable + stranded + pending`, each list applied in order
+//! at the offsets the page cache saw, where
+//!
+//! - `pending` are the writes and truncates not yet on the device, oldest
+//!   first (a misdirected one will land elsewhere on the device, but the
+//!   page cache holds it where it was asked for);
+//! - `stranded` are bytes the page cache holds that the device will never
+//!   get: dirty data a failed fsync dropped (Linux marks it clean and keeps
+//!   serving it), and the right bytes where a misdirected write should have
+//!   landed and the old ones where it did. Recomputed as the difference
+//!   between the two views whenever the device and the cache part ways.
+//!
+//! A power loss throws the cache away (`volatile := durable`); a process
+//! crash keeps all of it.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::fault::{FILE_LEN_MAX, SECTOR_SIZE};
+
+/// A write or truncate in the page cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Pending {
+    /// `data` at `offset` in the cache; at `lands_at` on the device (the
+    /// same place unless the write was misdirected).
+    Write { offset: u64, lands_at: u64, data: Vec<u8> },
+    /// A truncate or extension to `len`.
+    SetLen { len: u64 },
+}
+
+impl Pending {
+    fn is_misdirected(&self) -> bool {
+        matches!(self, Pending::Write { offset, lands_at, .. } if offset != lands_at)
+    }
+}
+
+/// Why bytes on the device are not what the engine wrote there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DamageCause {
+    /// A misdirected write should have landed here: the device kept the
+    /// old bytes.
+    MisdirectedFrom,
+    /// A misdirected write landed here, over what was there.
+    MisdirectedTo,
+}
+
+/// One stretch of durable bytes a misdirected write damaged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Damaged {
+    pub(super) range: Range<u64>,
+    pub(super) cause: DamageCause,
+}
+
+/// One file.
+#[derive(Debug, Default)]
+pub(super) struct FileNode {
+    /// What the device holds.
+    pub(super) durable: Arc<Vec<u8>>,
+    /// What the page cache holds: what reads see.
+    pub(super) volatile: Arc<Vec<u8>>,
+    pub(super) pending: Vec<Pending>,
+    pub(super) stranded: Vec<Pending>,
+    /// Latent sector errors: byte offset -> XOR mask applied on every read,
+    /// until a write touches the byte's sector.
+    pub(super) latent: std::collections::BTreeMap<u64, u8>,
+    /// Durable stretches a misdirected write damaged, until rewritten.
+    pub(super) damage: Vec<Damaged>,
+    /// The path it was last created or renamed at, for events.
+    pub(super) path_hint: String,
+}
+
+/// Writes `data` at `offset` of `bytes`, growing it with zeros if needed.
+/// A zero-length write changes nothing, past the end included (as
+/// `pwrite(2)` of 0 bytes). Callers keep the end within [`FILE_LEN_MAX`].
+pub(super) fn write_into(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let start = usize::try_from(offset).expect("a checked offset fits in memory");
+    let end = start.checked_add(data.len()).expect("a checked end fits in memory");
+    assert!(end as u64 <= FILE_LEN_MAX, "a write past the largest file was refused");
+    if bytes.len() < end {
+        bytes.resize(end, 0);
+    }
+    bytes[start..end].copy_from_slice(data);
+}
+
+fn set_len(bytes: &mut Vec<u8>, len: u64) {
+    assert!(len <= FILE_LEN_MAX, "a truncate past the largest file was refused");
+    bytes.resize(usize::try_from(len).expect("a checked length fits in memory"), 0);
+}
+
+/// Applies `op` as the page cache sees it.
+fn apply_cached(bytes: &mut Vec<u8>, op: &Pending) {
+    match op {
+        Pending::Write { offset, data, .. } => write_into(bytes, *offset, data),
+        Pending::SetLen { len } => set_len(bytes, *len),
+    }
+}
+
+/// The sectors `offset..offset + len` touch, as a byte range.
+pub(super) fn sectors(offset: u64, len: u64) -> Range<u64> {
+    let first = offset / SECTOR_SIZE * SECTOR_SIZE;
+    let end = offset.saturating_add(len).div_ceil(SECTOR_SIZE).saturating_mul(SECTOR_SIZE);
+    first..end
+}
+
+/// The operations that turn `from` into `to` (a truncate first if `to` is
+/// shorter, then a write for each stretch that differs or lies past the
+/// end of `from`).
+fn difference(from: &[u8], to: &[u8]) -> Vec<Pending> {
+    let mut ops = Vec::new();
+    if to.len() < from.len() {
+        ops.push(Pending::SetLen { len: to.len() as u64 });
+    }
+    let differs = |i: usize| i >= from.len() || from[i] != to[i];
+    let mut i = 0;
+    while i < to.len() {
+        if !differs(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < to.len() && differs(i) {
+            i += 1;
+        }
+        let offset = start as u64;
+        ops.push(Pending::Write { offset, lands_at: offset, data: to[start..i].to_vec() });
+    }
+    ops
+}
+
+impl FileNode {
+    /// Puts a write in the page cache (landing at `lands_at` on the device
+    /// once it gets there); a rewrite heals the bad sectors it covers.
+    pub(super) fn write(&mut self, offset: u64, lands_at: u64, data: &[u8]) {
+        write_into(Arc::make_mut(&mut self.volatile), offset, data);
+        if !data.is_empty() {
+            let healed = sectors(offset, data.len() as u64);
+            self.latent.retain(|byte, _| !healed.contains(byte));
+        }
+        self.pending.push(Pending::Write { offset, lands_at, data: data.to_vec() });
+        self.assert_invariant();
+    }
+
+    /// Puts a truncate (or extension) in the page cache.
+    pub(super) fn set_len(&mut self, len: u64) {
+        set_len(Arc::make_mut(&mut self.volatile), len);
+        self.latent.retain(|&byte, _| byte < len);
+        self.pending.push(Pending::SetLen { len });
+        self.assert_invariant();
+    }
+
+    /// Makes every pending operation durable (an honest sync); returns the
+    /// damage misdirected writes did on the device.
+    pub(super) fn sync(&mut self) -> Vec<Damaged> {
+        let pending = std::mem::take(&mut self.pending);
+        let parted = !self.stranded.is_empty() || pending.iter().any(Pending::is_misdirected);
+        let mut damage = Vec::new();
+        for op in &pending {
+            damage.extend(self.persist(op, None));
+        }
+        if parted {
+            self.restrand();
+        }
+        self.assert_invariant();
+        damage
+    }
+
+    /// A failed fsync: the pending operations are dropped and marked clean
+    /// without reaching the device; the cache keeps serving their bytes.
+    /// Returns how many were dropped.
+    pub(super) fn drop_pending(&mut self) -> u64 {
+        let dropped = std::mem::take(&mut self.pending).len() as u64;
+        self.restrand();
+        self.assert_invariant();
+        dropped
+    }
+
+    /// Writes one operation to the device, torn per `lost` (which sectors
+    /// of the write did not make it, and what they hold instead); returns
+    /// the damage it did if it was misdirected.
+    pub(super) fn persist(&mut self, op: &Pending, torn: Option<&TornSectors>) -> Vec<Damaged> {
+        match op {
+            Pending::SetLen { len } => {
+                set_len(Arc::make_mut(&mut self.durable), *len);
+                self.heal_damage(*len..u64::MAX);
+                Vec::new()
+            }
+            Pending::Write { offset, lands_at, data } => {
+                let durable = Arc::make_mut(&mut self.durable);
+                match torn {
+                    Some(torn) => torn.apply(durable, *lands_at, data),
+                    None => write_into(durable, *lands_at, data),
+                }
+                let len = data.len() as u64;
+                if offset == lands_at {
+                    self.heal_damage(*offset..offset + len);
+                    return Vec::new();
+                }
+                let damaged = vec![
+                    Damaged { range: *offset..offset + len, cause: DamageCause::MisdirectedFrom },
+                    Damaged { range: *lands_at..lands_at + len, cause: DamageCause::MisdirectedTo },
+                ];
+                self.heal_damage(*lands_at..lands_at + len);
+                self.damage.extend(damaged.iter().filter(|d| !d.range.is_empty()).cloned());
+                damaged
+            }
+        }
+    }
+
+    /// A write that reaches the device where it belongs makes those bytes
+    /// right again.
+    fn heal_damage(&mut self, healed: Range<u64>) {
+        let mut kept = Vec::with_capacity(self.damage.len());
+        for damaged in self.damage.drain(..) {
+            let Range { start, end } = damaged.range;
+            if end <= healed.start || start >= healed.end {
+                kept.push(damaged);
+                continue;
+            }
+            if start < healed.start {
+                kept.push(Damaged { range: start..healed.start, cause: damaged.cause });
+            }
+            if end > healed.end {
+                kept.push(Damaged { range: healed.end..end, cause: damaged.cause });
+            }
+        }
+        self.damage = kept;
+    }
+
+    /// The power went out: the cache is gone.
+    pub(super) fn lose_cache(&mut self) {
+        assert!(self.pending.is_empty(), "the power loss settled every pending operation");
+        self.stranded.clear();
+        self.volatile = Arc::clone(&self.durable);
+        self.assert_invariant();
+    }
+
+    /// Recomputes what the cache holds that the device never will: the
+    /// difference between the two, with nothing pending.
+    fn restrand(&mut self) {
+        assert!(self.pending.is_empty(), "stranded bytes are computed with nothing pending");
+        self.stranded = difference(&self.durable, &self.volatile);
+    }
+
+    /// The cache as the invariant says it must be.
+    fn expected_volatile(&self) -> Vec<u8> {
+        let mut bytes = (*self.durable).clone();
+        for op in self.stranded.iter().chain(&self.pending) {
+            apply_cached(&mut bytes, op);
+        }
+        bytes
+    }
+
+    /// Asserts the invariant (debug builds; it copies the file).
+    pub(super) fn assert_invariant(&self) {
+        if cfg!(debug_assertions) {
+            assert!(
+                *self.volatile == self.expected_volatile(),
+                "{}: the page cache is not the device plus stranded plus pending bytes",
+                self.path_hint
+            );
+        }
+    }
+
+    /// The damaged stretches the device holds, bad sectors included, as
+    /// sorted, merged ranges.
+    pub(super) fn durable_damage(&self) -> Vec<Range<u64>> {
+        let mut ranges: Vec<Range<u64>> = self.damage.iter().map(|d| d.range.clone()).collect();
+        ranges.extend(self.latent.keys().map(|&byte| sectors(byte, 1)));
+        merge(ranges)
+    }
+
+    /// The damaged stretches a read of the page cache meets: bad sectors,
+    /// and durable damage the cache does not cover with other bytes.
+    pub(super) fn visible_damage(&self) -> Vec<Range<u64>> {
+        let mut ranges: Vec<Range<u64>> =
+            self.latent.keys().map(|&byte| sectors(byte, 1)).collect();
+        for damaged in &self.damage {
+            let Range { start, end } = damaged.range;
+            let end = end.min(self.volatile.len() as u64).min(self.durable.len() as u64);
+            let same =
+                (start..end).filter(|&i| self.volatile[i as usize] == self.durable[i as usize]);
+            ranges.extend(same.map(|i| i..i + 1));
+        }
+        merge(ranges)
+    }
+}
+
+/// Sorts and merges overlapping or touching ranges.
+pub(super) fn merge(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.retain(|r| !r.is_empty());
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// How a write tears at a power loss: which of its sectors were lost, and
+/// what each lost one holds instead.
+#[derive(Clone, Debug)]
+pub(super) struct TornSectors {
+    /// Per sector of the write, in order: `None` if it made it, else what
+    /// it holds.
+    pub(super) sectors: Vec<Option<TornFillChoice>>,
+}
+
+/// What one lost sector holds.
+#[derive(Clone, Debug)]
+pub(super) enum TornFillChoice {
+    /// The bytes that were there before.
+    Old,
+    /// Zeros.
+    Zeros,
+    /// These bytes (one sector's worth).
+    Garbage(Vec<u8>),
+}
+
+impl TornSectors {
+    /// How many sectors were lost.
+    pub(super) fn lost(&self) -> u64 {
+        self.sectors.iter().filter(|s| s.is_some()).count() as u64
+    }
+
+    /// Writes `data` at `offset` of `durable`, the lost sectors filled as
+    /// chosen; bytes the write does not cover are never touched.
+    fn apply(&self, durable: &mut Vec<u8>, offset: u64, data: &[u8]) {
+        assert!(!data.is_empty(), "a zero-length write has no sector to tear");
+        let end = offset.checked_add(data.len() as u64).expect("a checked end");
+        let old: Vec<u8> =
+            (offset..end).map(|i| durable.get(i as usize).copied().unwrap_or(0)).collect();
+        write_into(durable, offset, data);
+        let first_sector = offset / SECTOR_SIZE;
+        for (index, choice) in self.sectors.iter().enumerate() {
+            let Some(choice) = choice else { continue };
+            let sector = first_sector + index as u64;
+            let start = offset.max(sector * SECTOR_SIZE);
+            let stop = end.min((sector + 1) * SECTOR_SIZE);
+            for byte in start..stop {
+                durable[byte as usize] = match choice {
+                    TornFillChoice::Old => old[(byte - offset) as usize],
+                    TornFillChoice::Zeros => 0,
+                    TornFillChoice::Garbage(garbage) => garbage[(byte % SECTOR_SIZE) as usize],
+                };
+            }
+        }
+    }
+}
