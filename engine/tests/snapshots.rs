@@ -17,7 +17,7 @@ use faultline_engine::snapshot::{
     SnapshotKind, decode_manifest, encode_manifest, snapshot_dir_name,
 };
 use faultline_engine::{Database, Options};
-use faultline_sim::{CrashMode, SimFs};
+use faultline_sim::{CrashMode, SimFs, View};
 use proptest::prelude::*;
 
 type Dump = BTreeMap<String, Vec<Row>>;
@@ -709,4 +709,135 @@ fn a_compaction_that_cannot_clear_a_page_path_fails_naming_it() {
         db.last_snapshot().map(|m| (m.offset, m.kind)),
         Some((10, SnapshotKind::Incremental))
     );
+}
+
+/// A process crash at any point of a snapshot step that compacts a chain
+/// keeps the page cache, and the restarted process goes on from what it
+/// sees: the compacted manifest, even if its rename never reached the
+/// device. Later snapshots then prune the chain's old directories durably.
+/// Whatever the restarted process relies on must be durable before it
+/// prunes: after a final power loss, every retained snapshot (the fallback
+/// too) must still load. (A sweep found the crash between the compaction's
+/// manifest rename and its directory sync: the device kept the old
+/// manifest, which referred to pages pruning had removed.)
+#[test]
+fn a_process_crash_inside_a_compaction_leaves_nothing_pruning_can_break() {
+    let mut options = options(3, 2);
+    options.snapshots.on_rotation = false;
+    options.snapshots.retain = 2;
+    options.snapshots.remove_old_segments = false;
+    let prepare = || {
+        let fs = sim_fs(40);
+        let mut db = with_accounts(&fs, &options);
+        for id in 0..7 {
+            insert_and_step(&mut db, id);
+        }
+        insert_durably(&mut db, 7);
+        (fs, db)
+    };
+    // Count the mutations of the step that compacts (offset 9: full at 3,
+    // incrementals at 6 and 9, the latter compacted).
+    let (fs, mut db) = prepare();
+    let before = fs.stats().mutations;
+    assert_eq!(db.snapshot_step().unwrap(), Some(9));
+    assert_eq!(db.last_snapshot().unwrap().kind, SnapshotKind::Compacted);
+    let step_mutations = fs.stats().mutations - before;
+    drop(db);
+    for k in 1..=step_mutations {
+        let (fs, mut db) = prepare();
+        fs.crash_at_mutation(fs.stats().mutations + k, CrashMode::ProcessCrash);
+        let _ = db.snapshot_step();
+        assert!(!fs.is_alive(), "k={k}: the crash struck inside the step");
+        drop(db);
+        let fs = fs.reopen();
+        let (mut db, _) = open(&fs, options.clone()).unwrap();
+        // One more snapshot: it prunes what the retained ones do not need.
+        for id in 8..11 {
+            insert_and_step(&mut db, id);
+        }
+        drop(db);
+        assert_manifests_durable(&fs, &format!("k={k}: "));
+        fs.crash(CrashMode::PowerLoss);
+        let fs = fs.reopen();
+        let (db, report) = open(&fs, options.clone()).unwrap();
+        assert!(report.snapshots_rejected.is_empty(), "k={k}: {:?}", report.snapshots_rejected);
+        let offsets = db.snapshots().list().unwrap();
+        for offset in offsets.iter().rev().take(options.snapshots.retain) {
+            let loaded = db.snapshots().load(*offset);
+            assert!(loaded.is_ok(), "k={k}: retained snapshot {offset}: {:?}", loaded.err());
+        }
+    }
+}
+
+/// A compaction whose directory sync after the manifest rename fails keeps
+/// the rename pending: the page cache serves the compacted manifest, the
+/// device still holds the incremental one, which refers to the chain's
+/// older directories. Pruning must not remove those until the kept
+/// manifests are durable (a sweep found it: the fallback snapshot's
+/// manifest on the device referred to pruned pages).
+#[test]
+fn pruning_behind_a_compaction_whose_directory_sync_failed_keeps_the_device_consistent() {
+    let mut options = options(3, 2);
+    options.snapshots.on_rotation = false;
+    options.snapshots.retain = 3;
+    options.snapshots.remove_old_segments = false;
+    let workload = |fs: &SimFs| {
+        let mut db = with_accounts(fs, &options);
+        let results: Vec<_> = (0..14)
+            .map(|id| {
+                let mut tx = db.begin();
+                tx.insert("accounts", account(id)).unwrap();
+                db.commit(tx).unwrap();
+                db.durability_step();
+                db.snapshot_step().map_err(|e| e.to_string())
+            })
+            .collect();
+        (db, results)
+    };
+    // A dry run finds the call: the sync of snapshot 9's directory right
+    // after its compacted manifest was renamed into place.
+    let fs = sim_fs(41);
+    drop(workload(&fs));
+    let calls: Vec<faultline_sim::CallRecord> = fs
+        .take_log()
+        .into_iter()
+        .filter_map(|record| match record {
+            faultline_sim::FsRecord::Call(call) => Some(call),
+            faultline_sim::FsRecord::Event(_) => None,
+        })
+        .collect();
+    let dir = format!("/db/snapshots/{}", snapshot_dir_name(9));
+    let rename = calls
+        .iter()
+        .position(|c| {
+            c.op == faultline_sim::Op::Rename && c.path.ends_with(&format!("{dir}/manifest"))
+        })
+        .expect("snapshot 9 was compacted");
+    let sync = &calls[rename + 1];
+    assert_eq!((sync.op, sync.path.as_str()), (faultline_sim::Op::SyncDir, dir.as_str()));
+    // The same run with that sync failing.
+    let schedule: faultline_sim::Schedule = format!("c{}:fsync-error", sync.call).parse().unwrap();
+    let fs = faultline_sim::SimFs::replaying(
+        faultline_sim::Seed(41),
+        faultline_sim::FaultConfig::none(),
+        &schedule,
+    );
+    fs.create_dir(Path::new("/db")).unwrap();
+    fs.sync_dir(Path::new("/")).unwrap();
+    let (db, results) = workload(&fs);
+    assert_eq!(fs.schedule(), schedule, "the sync failed");
+    assert!(results.iter().any(|r| r.as_ref().is_err_and(|e| e.contains(&dir))), "{results:?}");
+    let kept = db.snapshots().list().unwrap();
+    assert!(kept.contains(&9) && !kept.contains(&3), "later snapshots pruned the chain: {kept:?}");
+    drop(db);
+    assert_manifests_durable(&fs, "");
+}
+
+/// Every manifest the page cache serves is the one on the device.
+fn assert_manifests_durable(fs: &SimFs, context: &str) {
+    let (durable, cache) = (fs.image(View::Durable), fs.image(View::Volatile));
+    for (path, file) in cache.files.iter().filter(|(p, _)| p.ends_with("/manifest")) {
+        let on_device = durable.file(path).map(|f| f.id);
+        assert_eq!(on_device, Some(file.id), "{context}{path}: the device holds another manifest");
+    }
 }

@@ -95,7 +95,15 @@ fn page_file_name(table: TableId, index: u32) -> String {
 impl SnapshotStore {
     /// Opens the store in `root/snapshots`, creating it if needed, and
     /// recovers it: deletes every `*.tmp` directory (an interrupted
-    /// persist) and every `manifest.tmp` (an interrupted compaction).
+    /// persist) and every `manifest.tmp` (an interrupted compaction), then
+    /// syncs every snapshot directory and the store's own.
+    ///
+    /// The syncs are the snapshot side of the log's durable rewrite at
+    /// open: a process killed between a rename and the directory sync
+    /// after it leaves the rename in the page cache, where the next
+    /// process sees it and builds on it (a compacted manifest it then
+    /// prunes the chain behind), while the device still holds the old
+    /// entry. What this process relies on must be durable first.
     pub fn open(fs: Arc<dyn Fs>, root: &Path) -> Result<Self, SnapshotError> {
         let dir = root.join(SNAPSHOTS_DIR);
         let store = SnapshotStore { fs, dir };
@@ -108,25 +116,22 @@ impl SnapshotStore {
             }
             Err(e) => return Err(io_error("list-dir", &store.dir)(e)),
         };
-        let mut removed = false;
         for entry in entries.iter().filter(|e| e.kind == EntryKind::Dir) {
             let path = store.dir.join(&entry.name);
             if entry.name.ends_with(TMP_SUFFIX) {
                 tracing::info!(path = %path.display(), "removing an interrupted snapshot");
                 store.remove_dir(&path)?;
-                removed = true;
             } else if parse_snapshot_dir_name(&entry.name).is_some() {
                 let tmp = path.join(MANIFEST_TMP);
                 match store.fs.remove(&tmp) {
-                    Ok(()) => store.fs.sync_dir(&path).map_err(io_error("sync-dir", &path))?,
+                    Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(io_error("remove", &tmp)(e)),
                 }
+                store.fs.sync_dir(&path).map_err(io_error("sync-dir", &path))?;
             }
         }
-        if removed {
-            store.fs.sync_dir(&store.dir).map_err(io_error("sync-dir", &store.dir))?;
-        }
+        store.fs.sync_dir(&store.dir).map_err(io_error("sync-dir", &store.dir))?;
         Ok(store)
     }
 
@@ -380,6 +385,12 @@ impl SnapshotStore {
     /// Keeps the newest `retain` snapshots and every snapshot they refer to;
     /// removes the rest. Returns the oldest offset a retained snapshot can
     /// restore (the lowest of the newest `retain`), if any.
+    ///
+    /// Before removing anything it syncs the directory of every kept
+    /// snapshot: the references it keeps by are read from the page cache,
+    /// and a manifest renamed into place whose directory sync failed (a
+    /// compaction's) is not on the device yet, which may still hold the
+    /// older manifest that needs what is about to be removed.
     pub fn prune(&self, retain: usize) -> Result<Option<u64>, SnapshotError> {
         assert!(retain >= 1, "pruning keeps at least one snapshot");
         let offsets = self.list()?;
@@ -393,14 +404,18 @@ impl SnapshotStore {
                 Err(_) => needed.extend(&offsets),
             }
         }
-        let mut removed = false;
-        for offset in offsets.iter().filter(|o| !needed.contains(o)) {
-            self.remove_dir(&self.snapshot_path(*offset))?;
-            removed = true;
+        let removable: Vec<u64> = offsets.iter().copied().filter(|o| !needed.contains(o)).collect();
+        if removable.is_empty() {
+            return Ok(kept.last().copied());
         }
-        if removed {
-            self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
+        for offset in &kept {
+            let path = self.snapshot_path(*offset);
+            self.fs.sync_dir(&path).map_err(io_error("sync-dir", &path))?;
         }
+        for offset in removable {
+            self.remove_dir(&self.snapshot_path(offset))?;
+        }
+        self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
         Ok(kept.last().copied())
     }
 
