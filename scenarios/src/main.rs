@@ -100,9 +100,13 @@ struct ReplayArgs {
     /// The seed (hex `0x...` or decimal).
     #[arg(long, value_parser = parse_seed)]
     seed: Seed,
-    /// Print the whole trace.
+    /// Print the plan (every parameter the seed drew) and the whole trace.
     #[arg(long)]
     trace: bool,
+    /// Print every filesystem call the run made, numbered as a schedule
+    /// keys them (`c<call>:...`).
+    #[arg(long)]
+    calls: bool,
     /// Replay this fault schedule (as `faultline shrink` prints it) instead
     /// of drawing faults and crashes from the seed.
     #[arg(long, value_parser = parse_schedule)]
@@ -317,19 +321,38 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
         Some(schedule) => RunMode::Pinned(schedule),
         None => RunMode::Random,
     };
-    let config = RunConfig { mode, keep_trace: args.trace, ..RunConfig::default() };
+    let config =
+        RunConfig { mode, keep_trace: args.trace, keep_calls: args.calls, ..RunConfig::default() };
     let result = if args.check_determinism {
         run_checking_determinism(scenario.as_ref(), args.seed, &config)
     } else {
         run(scenario.as_ref(), args.seed, &config)
     };
     if args.trace {
+        println!("{}", result.plan);
         for event in result.trace.events() {
             println!("{event}");
         }
     }
+    if args.calls {
+        for call in &result.calls {
+            println!(
+                "c{} gen={} {} path={} offset={} len={} -> {:?}",
+                call.call,
+                call.generation,
+                call.op.name(),
+                call.path,
+                call.offset,
+                call.len,
+                call.outcome
+            );
+        }
+    }
     if args.show_schedule {
         println!("schedule: {}", result.schedule);
+    }
+    if !result.unused.is_empty() {
+        println!("pinned decisions that never struck: {}", result.unused);
     }
     print!("{}", report::failure_text(&result));
     println!("{}", report::run_line(&result));

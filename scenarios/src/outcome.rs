@@ -202,6 +202,8 @@ pub struct RunReport {
     pub unused: Schedule,
     /// The faults and crashes that fired, as the filesystem reported them.
     pub fired: Vec<String>,
+    /// Every filesystem call, if the run was asked to keep them.
+    pub calls: Vec<faultline_sim::CallRecord>,
     /// Counters.
     pub stats: RunStats,
 }

@@ -333,3 +333,78 @@ fn check_leftovers(image: &DiskImage) -> Result<(), Violation> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use faultline_sim::{FileImage, Seed};
+
+    use super::*;
+    use crate::judge::{FaultRecord, test_disk};
+    use crate::model::Model;
+    use crate::plan::Plan;
+
+    fn check(image: &DiskImage, durable: Option<u64>) -> Result<(), Violation> {
+        let plan = Plan::builder(Seed(7)).options(test_disk::options()).build().unwrap();
+        let (model, faults) = (Model::new(), FaultRecord::default());
+        let facts = Facts { model: &model, plan: &plan, faults: &faults, disk: None };
+        check_device(image, durable, &facts)
+    }
+
+    fn invariant(result: Result<(), Violation>) -> Invariant {
+        result.expect_err("the check must fail").invariant
+    }
+
+    #[test]
+    fn a_healthy_device_passes_and_each_kind_of_breakage_is_named() {
+        let (fs, _, durable) = test_disk::disk(60);
+        let image = fs.image(View::Durable);
+        check(&image, Some(durable)).expect("the engine's own disk is healthy");
+        assert_eq!(invariant(check(&image, Some(durable + 1))), Invariant::ACKED_NOT_ON_DISK);
+
+        // The oldest restore point no longer connects: the segments up to
+        // the one holding its offset + 1 are gone.
+        let oldest = *retained(&image, 3).iter().next().unwrap();
+        let segments = segments(&image, &BTreeSet::new());
+        let mut cut = image.clone();
+        for segment in segments.iter().filter(|s| s.name_offset <= oldest + 1) {
+            cut.files.remove(&segment.path);
+        }
+        assert_eq!(invariant(check(&cut, Some(durable))), Invariant::SNAPSHOT_DISCONNECTED);
+
+        // A page file a retained manifest refers to is missing, or another.
+        let page = image.files.keys().rev().find(|p| p.ends_with(".page")).unwrap().clone();
+        let mut missing = image.clone();
+        missing.files.remove(&page);
+        assert_eq!(invariant(check(&missing, Some(durable))), Invariant::PAGE_FILE_MISSING);
+        let mut other = image.clone();
+        let file = other.files.get_mut(&page).unwrap();
+        let mut bytes = (*file.bytes).clone();
+        bytes[20] ^= 1;
+        *file = FileImage { bytes: Arc::new(bytes), ..file.clone() };
+        assert_eq!(invariant(check(&other, Some(durable))), Invariant::PAGE_FILE_MISSING);
+
+        // A sealed segment cut short: the next one no longer continues it.
+        let mut short = image.clone();
+        let file = short.files.get_mut(&segments[0].path).unwrap();
+        let len = file.bytes.len() - 10;
+        *file = FileImage { bytes: Arc::new(file.bytes[..len].to_vec()), ..file.clone() };
+        assert_eq!(invariant(check(&short, Some(durable))), Invariant::SEGMENTS_BROKEN);
+
+        // A file a fault damaged is left out of what needs its bytes.
+        let mut damaged = short.clone();
+        let first = damaged.files.get_mut(&segments[0].path).unwrap();
+        first.damaged = std::iter::once(0..1).collect();
+        check(&damaged, Some(durable)).expect("damaged segments are not judged here");
+    }
+
+    #[test]
+    fn an_interrupted_snapshot_after_a_recovery_is_a_leftover() {
+        let (_, image, _) = test_disk::disk(12);
+        check_leftovers(&image).expect("none after a clean run");
+        let mut tmp = image.clone();
+        tmp.dirs.insert(format!("{}/00000000000000000099.tmp", snapshots_dir()));
+        assert_eq!(invariant(check_leftovers(&tmp)), Invariant::SNAPSHOT_LEFTOVER);
+    }
+}

@@ -31,6 +31,8 @@ mod layout;
 mod reads;
 mod recovery;
 mod snapshots;
+#[cfg(test)]
+mod test_disk;
 
 use std::fmt;
 

@@ -66,6 +66,37 @@ impl Checker for RecoveryChecker {
     }
 }
 
+/// An undamaged way to the acknowledged state on `image`, the files in
+/// `damaged` counting as damaged too: the whole log from offset 0, every
+/// segment undamaged; or (if the engine restores snapshots) a whole,
+/// undamaged snapshot that connects to the log, with every segment from
+/// the one holding its offset + 1 on undamaged. Damage is judged per file:
+/// an open reads a segment whole.
+pub(super) fn intact_way(
+    image: &DiskImage,
+    damaged: &BTreeSet<NodeId>,
+    snapshots_on: bool,
+) -> Option<String> {
+    let segments = segments(image, damaged);
+    let whole_log =
+        !segments.is_empty() && segments[0].name_offset == 0 && segments.iter().all(|s| !s.damaged);
+    if whole_log {
+        return Some(format!("the whole log, {} undamaged segments from offset 0", segments.len()));
+    }
+    if !snapshots_on {
+        return None;
+    }
+    let snapshots = snapshots(image, damaged);
+    snapshots.iter().rev().filter(|s| s.is_whole()).find_map(|snapshot| {
+        let suffix = suffix_from(snapshot.offset + 1, &segments);
+        let usable = connects(snapshot.offset, &segments) && suffix.iter().all(|s| !s.damaged);
+        usable.then(|| {
+            let from = suffix.first().map_or("none".to_owned(), |s| s.path.clone());
+            format!("snapshot={} and the log from segment {from}", snapshot.offset)
+        })
+    })
+}
+
 /// The offset of a rejection line `snapshot=<offset> <reason>`.
 fn rejected_offset(line: &str) -> Option<u64> {
     line.strip_prefix("snapshot=")?.split_whitespace().next()?.parse().ok()
@@ -118,26 +149,8 @@ impl RecoveryChecker {
     /// started from, if one was left.
     fn intact_way(&self, facts: &Facts<'_>) -> Option<String> {
         let before = self.before.as_ref()?;
-        let damaged = RecoveryChecker::damaged_now(facts);
-        let segments = segments(before, &damaged);
-        let whole_log = !segments.is_empty()
-            && segments[0].name_offset == 0
-            && segments.iter().all(|s| !s.damaged);
-        if whole_log {
-            return Some(format!(
-                "the whole log, {} undamaged segments from offset 0",
-                segments.len()
-            ));
-        }
-        let snapshots = snapshots(before, &damaged);
-        snapshots.iter().rev().filter(|s| s.is_whole()).find_map(|snapshot| {
-            let suffix = suffix_from(snapshot.offset + 1, &segments);
-            let usable = connects(snapshot.offset, &segments) && suffix.iter().all(|s| !s.damaged);
-            usable.then(|| {
-                let from = suffix.first().map_or("none".to_owned(), |s| s.path.clone());
-                format!("snapshot={} and the log from segment {from}", snapshot.offset)
-            })
-        })
+        let snapshots_on = facts.plan.options.snapshots.restore_on_open;
+        intact_way(before, &RecoveryChecker::damaged_now(facts), snapshots_on)
     }
 
     /// Whether snapshot `offset` could be restored from the disk the open
@@ -149,5 +162,53 @@ impl RecoveryChecker {
         snapshots(before, &damaged)
             .iter()
             .any(|s| s.offset == offset && s.is_whole() && connects(offset, &segments))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::layout::{log_dir, snapshots_dir};
+    use crate::judge::test_disk;
+
+    fn id_of(image: &DiskImage, path: &str) -> NodeId {
+        image.file(path).unwrap_or_else(|| panic!("{path} not in {:?}", image.files.keys())).id
+    }
+
+    #[test]
+    fn the_ways_left_follow_the_damage() {
+        let (_, image, _) = test_disk::disk(60);
+        let segments: Vec<String> = image.list(&log_dir());
+        assert!(segments.len() >= 3, "several segments: {segments:?}");
+        let snapshot_dirs = image.list(&snapshots_dir());
+        assert!(snapshot_dirs.len() >= 2, "several snapshots: {snapshot_dirs:?}");
+        let segment = |i: usize| id_of(&image, &format!("{}/{}", log_dir(), segments[i]));
+        let none = BTreeSet::new();
+
+        let way = intact_way(&image, &none, true).expect("an undamaged disk leaves every way");
+        assert!(way.starts_with("the whole log"), "{way}");
+
+        // The first segment damaged: the newest snapshot and the segments
+        // after it are still a way, unless the engine ignores snapshots.
+        let first = BTreeSet::from([segment(0)]);
+        let way = intact_way(&image, &first, true).expect("snapshot + suffix");
+        assert!(way.starts_with("snapshot="), "{way}");
+        assert_eq!(intact_way(&image, &first, false), None);
+
+        // The last segment damaged: every way goes through it.
+        let last = BTreeSet::from([segment(segments.len() - 1)]);
+        assert_eq!(intact_way(&image, &last, true), None);
+
+        // The newest snapshot's manifest damaged as well as the first
+        // segment: an older snapshot whose suffix is whole is a way.
+        let newest = snapshot_dirs.iter().rev().find(|d| !d.ends_with(".tmp")).unwrap();
+        let manifest = id_of(&image, &format!("{}/{newest}/manifest", snapshots_dir()));
+        let both = BTreeSet::from([segment(0), manifest]);
+        let way = intact_way(&image, &both, true).expect("an older snapshot");
+        assert!(
+            way.starts_with("snapshot=")
+                && !way.contains(&format!("snapshot={}", newest.trim_start_matches('0'))),
+            "{way}"
+        );
     }
 }

@@ -95,6 +95,8 @@ pub struct RunConfig {
     pub mode: RunMode,
     /// Keep every trace event (not only the hash). Default: off.
     pub keep_trace: bool,
+    /// Keep every filesystem call (to aim a pinned schedule). Default: off.
+    pub keep_calls: bool,
     /// Where the engine's files live. Default: simulated.
     pub backend: Backend,
     /// The simulated-time budget: past it the run is a hang. Default: 1 h.
@@ -108,6 +110,7 @@ impl Default for RunConfig {
         RunConfig {
             mode: RunMode::Random,
             keep_trace: false,
+            keep_calls: false,
             backend: Backend::Sim,
             sim_time_max: Duration::from_secs(3600),
             fs_calls_max: 4_000_000,
@@ -206,6 +209,7 @@ fn plan_failure(scenario: &dyn Scenario, seed: Seed, detail: String) -> RunRepor
         schedule: Schedule::default(),
         unused: Schedule::default(),
         fired: Vec::new(),
+        calls: Vec::new(),
         stats: RunStats { runs: 1, ..RunStats::default() },
     }
 }
@@ -238,6 +242,7 @@ fn finish(scenario: &dyn Scenario, seed: Seed, world: &mut World) -> RunReport {
         schedule,
         unused,
         fired: std::mem::take(&mut world.fired),
+        calls: std::mem::take(&mut world.calls),
         stats: world.stats.clone(),
     }
 }
@@ -284,7 +289,8 @@ impl<'a> Driver<'a> {
             }
         };
         let setup_mutations = sim.as_ref().map_or(0, |sim| sim.stats().mutations);
-        let world = World::new(plan, sim, config.keep_trace);
+        let mut world = World::new(plan, sim, config.keep_trace);
+        world.keep_calls = config.keep_calls;
         Ok(Driver {
             scenario,
             seed,

@@ -9,7 +9,7 @@ use std::cell::Cell;
 use faultline_engine::Database;
 use faultline_engine::datastore::{MutTx, TxError};
 use faultline_engine::db::CommitError;
-use faultline_sim::{FsRecord, SimFs, SimRng};
+use faultline_sim::{CallRecord, FsRecord, SimFs, SimRng};
 
 use crate::judge::{Judge, RunEvent, Step, Violation};
 use crate::outcome::{Failure, FailureKind, RunStats};
@@ -46,6 +46,9 @@ pub(super) struct World {
     pub(super) plan: Plan,
     /// The simulated filesystem of the current incarnation, if simulated.
     pub(super) sim: Option<SimFs>,
+    /// Whether to keep every call in `calls`.
+    pub(super) keep_calls: bool,
+    pub(super) calls: Vec<CallRecord>,
     /// The simulated time last seen inside the runtime.
     last_ns: Cell<u64>,
 }
@@ -62,6 +65,8 @@ impl World {
             clients_running: 0,
             plan,
             sim,
+            keep_calls: false,
+            calls: Vec::new(),
             last_ns: Cell::new(0),
         }
     }
@@ -93,12 +98,16 @@ impl World {
         }
         let at = self.now_ns();
         for record in log {
-            if let FsRecord::Event(event) = &record {
-                let line = format!("fs {event}");
-                if self.fired.len() < FIRED_MAX {
-                    self.fired.push(line.clone());
+            match &record {
+                FsRecord::Event(event) => {
+                    let line = format!("fs {event}");
+                    if self.fired.len() < FIRED_MAX {
+                        self.fired.push(line.clone());
+                    }
+                    self.trace.push(at, line);
                 }
-                self.trace.push(at, line);
+                FsRecord::Call(call) if self.keep_calls => self.calls.push(call.clone()),
+                FsRecord::Call(_) => {}
             }
             self.judge_only(&RunEvent::Fs(&record));
         }

@@ -190,6 +190,12 @@ impl Decider {
         unused
     }
 
+    /// Whether a drawn crash in `mode` may tear writes: a power loss, if
+    /// the configuration tears at all (a process crash persists nothing).
+    fn tears_at(&self, mode: CrashMode) -> bool {
+        tears_at(&self.config, mode)
+    }
+
     /// Whether a power loss that is not a decision (the harness's final
     /// one, one after a poisoned write) may tear writes.
     pub(super) fn tears_by_default(&self) -> bool {
@@ -204,7 +210,7 @@ impl Decider {
                     && mutation == at
                 {
                     *crash_point = None;
-                    Verdict::Crash { mode, torn: self.config.torn_write > 0.0 }
+                    Verdict::Crash { mode, torn: self.tears_at(mode) }
                 } else if self.enabled && facts.faultable {
                     draw_fault(&self.config, rngs, facts).map_or(Verdict::Proceed, Verdict::Fault)
                 } else {
@@ -301,7 +307,7 @@ impl Decider {
                     return None;
                 }
                 timers.remove(&incarnation);
-                (timer.mode, self.config.torn_write > 0.0)
+                (timer.mode, tears_at(&self.config, timer.mode))
             }
             Source::Pinned { timers, wake_points, .. } => {
                 if wake_points.get(&incarnation) == Some(&deadline_ns) {
@@ -335,6 +341,10 @@ impl Decider {
         let rate = self.config.torn_write;
         rate > 0.0 && self.torn_rng.random_bool(rate)
     }
+}
+
+fn tears_at(config: &FaultConfig, mode: CrashMode) -> bool {
+    mode == CrashMode::PowerLoss && config.torn_write > 0.0
 }
 
 /// Orders decisions by when they strike (calls by index, timers after).
