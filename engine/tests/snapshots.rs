@@ -841,3 +841,37 @@ fn assert_manifests_durable(fs: &SimFs, context: &str) {
         assert_eq!(on_device, Some(file.id), "{context}{path}: the device holds another manifest");
     }
 }
+
+/// Damage in a sealed segment that the newest snapshot makes unnecessary
+/// does not stop an open: the open reads only the log it needs. An open
+/// that does need it (snapshots not restored, or every one set aside)
+/// reads it, and refuses, naming the segment and the offset.
+#[test]
+fn damage_below_the_newest_snapshot_stops_only_the_opens_that_need_it() {
+    let mut options = options(10, 0);
+    options.snapshots.remove_old_segments = false;
+    let fs = sim_fs(42);
+    let mut db = with_accounts(&fs, &options);
+    for id in 0..60 {
+        insert_and_step(&mut db, id);
+    }
+    let latest = db.latest().dump();
+    let newest = db.last_snapshot().unwrap().offset;
+    drop(db);
+    let first = Path::new("/db/log/00000000000000000000.log");
+    let segments = fs.list_dir(Path::new("/db/log")).unwrap();
+    let second: u64 = segments[1].name.trim_end_matches(".log").parse().unwrap();
+    assert!(newest >= second, "the first segment lies wholly below snapshot {newest}");
+    // A durable bit flip in the middle of the first segment.
+    let file = fs.open(first).unwrap();
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, 100).unwrap();
+    file.write_at(&[byte[0] ^ 0x10], 100).unwrap();
+    file.sync_data().unwrap();
+    drop(file);
+    assert_restores(&fs, &options, newest, &latest);
+    let mut whole = options.clone();
+    whole.snapshots.restore_on_open = false;
+    let error = open(&fs, whole).unwrap_err().to_string();
+    assert!(error.contains("00000000000000000000.log") && error.contains("offset="), "{error}");
+}

@@ -144,6 +144,20 @@ impl Commitlog {
     /// it, durably, before writing to it. An empty log expects offset 0 next
     /// (or, if its only segment was empty and removed, that segment's offset).
     pub fn open(fs: Arc<dyn Fs>, dir: &Path, options: Options) -> Result<Commitlog, OpenError> {
+        Commitlog::open_from(fs, dir, options, 0)
+    }
+
+    /// Opens the log as [`Commitlog::open`] does, except that sealed
+    /// segments wholly below `verify_from` (the next segment starts at or
+    /// below it) are taken on their names, not read: the caller needs
+    /// nothing below that offset (a snapshot holds it). Reading them later
+    /// ([`Commitlog::commits_from`]) verifies every commit it passes.
+    pub fn open_from(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        options: Options,
+        verify_from: u64,
+    ) -> Result<Commitlog, OpenError> {
         options.validate()?;
         let entries = match fs.list_dir(dir) {
             Ok(entries) => entries,
@@ -157,7 +171,7 @@ impl Commitlog {
         // durable (a failed sync of the parent in an earlier open).
         sync_parent(fs.as_ref(), dir)?;
         remove_rewrite_leftovers(fs.as_ref(), dir, &entries)?;
-        let recovered = recovery::recover(fs.as_ref(), dir, &entries)?;
+        let recovered = recovery::recover(fs.as_ref(), dir, &entries, verify_from)?;
         let head = match recovered.head {
             Some(head) => Some(Head {
                 file: rewrite_durably(fs.as_ref(), dir, &head.span, &head.bytes)?,

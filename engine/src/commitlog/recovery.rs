@@ -6,7 +6,11 @@
 //! - Sealed segments (all but the last) must verify whole: header, every
 //!   commit, offsets contiguous with the previous segment and within, the
 //!   name equal to the first commit's offset, epochs never decreasing, no
-//!   byte after the last commit, at least one commit.
+//!   byte after the last commit, at least one commit. Those wholly below
+//!   the offset the caller needs from (a snapshot holds what they hold)
+//!   are taken on their names and not read: damage there must not stop an
+//!   open that does not need them, and a reader that does need them later
+//!   verifies every commit it passes.
 //! - The last segment may end in a torn tail: an incomplete commit, one
 //!   whose checksum fails, zeros or garbage. If no valid commit at or after
 //!   the expected offset follows anywhere after the first bad byte, the tail
@@ -85,11 +89,16 @@ impl Progress {
 }
 
 /// Verifies the log in `dir` (whose listing is `entries`) and repairs its
-/// tail. See the module documentation for the rules.
+/// tail. See the module documentation for the rules. Sealed segments that
+/// end at or before `verify_from` (the next segment is named at or below
+/// it) are taken on their names and not read: the caller needs nothing
+/// below that offset (a snapshot holds it), and a reader that does need it
+/// later verifies every commit it passes.
 pub(crate) fn recover(
     fs: &dyn Fs,
     dir: &Path,
     entries: &[DirEntry],
+    verify_from: u64,
 ) -> Result<Recovered, OpenError> {
     let segments = segment_list(dir, entries)?;
     let tx_offset_first = segments.first().map_or(0, |(offset, _)| *offset);
@@ -97,17 +106,19 @@ pub(crate) fn recover(
         Progress { tx_offset_next: tx_offset_first, tx_offset_last: None, epoch_last: 0 };
     let mut sealed = Vec::new();
     let mut head = None;
-    let n_segments = segments.len();
+    let names: Vec<u64> = segments.iter().map(|(offset, _)| *offset).collect();
     for (index, (min_tx_offset, path)) in segments.into_iter().enumerate() {
         if min_tx_offset != progress.tx_offset_next {
             let reason =
                 CorruptionReason::Gap { expected: progress.tx_offset_next, actual: min_tx_offset };
             return Err(corruption(path, 0, reason).into());
         }
-        if index + 1 < n_segments {
-            sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?);
-        } else {
-            head = recover_last(fs, path, min_tx_offset, &mut progress)?;
+        match names.get(index + 1) {
+            Some(&next) if next <= verify_from && next > min_tx_offset => {
+                sealed.push(trust_sealed(fs, path, min_tx_offset, next, &mut progress)?);
+            }
+            Some(_) => sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?),
+            None => head = recover_last(fs, path, min_tx_offset, &mut progress)?,
         }
     }
     if head.is_none()
@@ -144,6 +155,24 @@ fn segment_list(dir: &Path, entries: &[DirEntry]) -> Result<Vec<(u64, PathBuf)>,
     }
     segments.sort();
     Ok(segments)
+}
+
+/// Takes a sealed segment the caller does not need on its name: it holds
+/// `min_tx_offset..next` (the next segment's name). Not read.
+fn trust_sealed(
+    fs: &dyn Fs,
+    path: PathBuf,
+    min_tx_offset: u64,
+    next: u64,
+    progress: &mut Progress,
+) -> Result<SegmentSpan, OpenError> {
+    assert!(next > min_tx_offset, "segment names strictly increase");
+    let file = fs.open(&path).map_err(|source| io_error("open", &path, source))?;
+    let len = file.len().map_err(|source| io_error("len", &path, source))?;
+    progress.tx_offset_last = Some(next - 1);
+    progress.tx_offset_next = next;
+    tracing::debug!(segment = %path.display(), "sealed segment below what the open needs: not read");
+    Ok(SegmentSpan { min_tx_offset, path, len })
 }
 
 /// Verifies a sealed segment whole.

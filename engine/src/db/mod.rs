@@ -2,8 +2,10 @@
 //! sequence that bootstraps it from its own history (DESIGN 2.4, 2.5).
 //!
 //! Opening:
-//! 1. recover the snapshot store (delete interrupted snapshots) and open the
-//!    commitlog (which verifies it and cuts a torn tail);
+//! 1. recover the snapshot store (delete interrupted snapshots, sync what is
+//!    left) and open the commitlog (which verifies it from the newest
+//!    snapshot on and cuts a torn tail; the log below, which that snapshot
+//!    makes unnecessary, is verified only if replay has to read it);
 //! 2. restore the newest snapshot that validates and connects to the log
 //!    and replay the log suffix after it; if there is none, start from the
 //!    seed tables (`st_table`, `st_column`, compiled in) and replay the
@@ -127,7 +129,12 @@ impl Database {
         }
         let store = SnapshotStore::open(Arc::clone(&fs), root)?;
         let log_dir = root.join(LOG_DIR);
-        let mut log = Commitlog::open(fs, &log_dir, options.log.clone())?;
+        // The newest snapshot makes the log below it unnecessary: an open
+        // that damage there would stop verifies it only if it falls back
+        // to an older snapshot (or the whole log) and reads it.
+        let newest = store.list()?.last().copied().filter(|_| options.snapshots.restore_on_open);
+        let verify_from = newest.map_or(0, |offset| offset.saturating_add(1));
+        let mut log = Commitlog::open_from(fs, &log_dir, options.log.clone(), verify_from)?;
         let rotations = RotationCounter::default();
         rotations.subscribe(&mut log);
         let epoch = log.epoch() + 1;
