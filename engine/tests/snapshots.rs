@@ -875,3 +875,57 @@ fn damage_below_the_newest_snapshot_stops_only_the_opens_that_need_it() {
     let error = open(&fs, whole).unwrap_err().to_string();
     assert!(error.contains("00000000000000000000.log") && error.contains("offset="), "{error}");
 }
+
+/// An open that takes the segments below the newest snapshot on their
+/// names still reads the one before the last: when the last segment is
+/// empty (a crash while it was being created) and is removed, that one is
+/// where the writer goes on, and the log's last offset and epoch come from
+/// its commits. (A sweep found new commits written with an older epoch
+/// than the ones before them.)
+#[test]
+fn the_segment_the_writer_goes_on_with_is_read_even_below_the_newest_snapshot() {
+    // A snapshot after every durability step: the newest is at the log's
+    // end, so everything before the empty last segment lies below it.
+    let mut options = options(1, 0);
+    options.snapshots.remove_old_segments = false;
+    let fs = sim_fs(43);
+    let mut db = with_accounts(&fs, &options);
+    for id in 0..400 {
+        insert_and_step(&mut db, id);
+    }
+    let segments = fs.list_dir(Path::new("/db/log")).unwrap().len();
+    assert!(segments >= 4, "several segments below the newest snapshot: {segments}");
+    drop(db);
+    // Incarnations with later epochs, then a crash right after creating the
+    // next segment: it holds its header only.
+    for _ in 0..2 {
+        let (mut db, _) = open(&fs, options.clone()).unwrap();
+        let id = 1000 + db.latest().offset().unwrap();
+        insert_and_step(&mut db, id);
+    }
+    let (db, _) = open(&fs, options.clone()).unwrap();
+    let next_segment = format!("/db/log/{:020}.log", db.latest().offset().unwrap() + 1);
+    let epoch = db.epoch();
+    drop(db);
+    let mut header = b"FLTLOG\0\0".to_vec();
+    header.extend_from_slice(&1u16.to_le_bytes());
+    header.extend_from_slice(&[1, 0, 0, 0, 0, 0]);
+    let file = fs.create(Path::new(&next_segment)).unwrap();
+    file.write_at(&header, 0).unwrap();
+    file.sync_data().unwrap();
+    fs.sync_dir(Path::new("/db/log")).unwrap();
+    drop(file);
+    let (mut db, _) = open(&fs, options.clone()).unwrap();
+    assert!(
+        db.epoch() >= epoch,
+        "the epoch goes on from the last commit's: {} >= {epoch}",
+        db.epoch()
+    );
+    insert_and_step(&mut db, 5000);
+    let latest = db.latest().dump();
+    drop(db);
+    let mut whole = options.clone();
+    whole.snapshots.restore_on_open = false;
+    let (db, _) = open(&fs, whole).expect("the whole log verifies, epochs never decreasing");
+    assert_eq!(db.latest().dump(), latest);
+}

@@ -106,6 +106,7 @@ pub(crate) fn recover(
         Progress { tx_offset_next: tx_offset_first, tx_offset_last: None, epoch_last: 0 };
     let mut sealed = Vec::new();
     let mut head = None;
+    let n_segments = segments.len();
     let names: Vec<u64> = segments.iter().map(|(offset, _)| *offset).collect();
     for (index, (min_tx_offset, path)) in segments.into_iter().enumerate() {
         if min_tx_offset != progress.tx_offset_next {
@@ -113,8 +114,12 @@ pub(crate) fn recover(
                 CorruptionReason::Gap { expected: progress.tx_offset_next, actual: min_tx_offset };
             return Err(corruption(path, 0, reason).into());
         }
+        // Never the segment before the last: if the last turns out empty
+        // and is removed, that one becomes the writer's, and its commits
+        // (the log's last offset and epoch) must be read.
+        let trusted = index + 2 < n_segments;
         match names.get(index + 1) {
-            Some(&next) if next <= verify_from && next > min_tx_offset => {
+            Some(&next) if trusted && next <= verify_from && next > min_tx_offset => {
                 sealed.push(trust_sealed(fs, path, min_tx_offset, next, &mut progress)?);
             }
             Some(_) => sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?),
