@@ -15,54 +15,39 @@ use rand::RngExt;
 use crate::plan::{
     Plan, PlanError, PlannedCrash, draw_crashes, draw_mode, draw_options, first_open_mutations,
 };
-use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
-/// See the module documentation.
-#[derive(Debug)]
-pub(crate) struct BootstrapFromHistory;
+/// One line on what it exercises.
+pub(crate) const SUMMARY: &str =
+    "crashes inside the first open and later opens; recovery replays DDL-heavy history";
 
-impl Scenario for BootstrapFromHistory {
-    fn name(&self) -> &str {
-        "bootstrap_from_history"
-    }
-
-    fn summary(&self) -> &str {
-        "crashes inside the first open and later opens; recovery replays DDL-heavy history"
-    }
-
-    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
-        let mut rng = seed.rng(Stream::Workload);
-        let mut crash_rng = seed.rng(Stream::CrashPoints);
-        let options = draw_options(&mut rng);
-        let workload = WorkloadShape {
-            clients: rng.random_range(1..=3),
-            txs_per_client: rng.random_range(6..=16),
-            ddl_percent: rng.random_range(15..=40),
-            tables_max: 4,
-            ..WorkloadShape::default()
+/// The plan for `seed` (see the module documentation).
+pub(crate) fn plan(seed: Seed) -> Result<Plan, PlanError> {
+    let mut rng = seed.rng(Stream::Workload);
+    let mut crash_rng = seed.rng(Stream::CrashPoints);
+    let options = draw_options(&mut rng);
+    let workload = WorkloadShape {
+        clients: rng.random_range(1..=3),
+        txs_per_client: rng.random_range(6..=16),
+        ddl_percent: rng.random_range(15..=40),
+        tables_max: 4,
+        ..WorkloadShape::default()
+    };
+    let open_mutations = first_open_mutations(&options);
+    let inside_open = |rng: &mut faultline_sim::SimRng| PlannedCrash::AtMutation {
+        n: rng.random_range(1..=open_mutations),
+        mode: draw_mode(rng, 0.6),
+    };
+    let mut crashes = vec![inside_open(&mut crash_rng)];
+    for _ in 0..crash_rng.random_range(1..=4) {
+        // Inside the recovery open (it reads, repairs, rewrites), or in
+        // the workload.
+        let crash = if crash_rng.random_bool(0.4) {
+            inside_open(&mut crash_rng)
+        } else {
+            draw_crashes(&mut crash_rng, 1, 200, 150, 0.6)[0]
         };
-        let open_mutations = first_open_mutations(&options);
-        let inside_open = |rng: &mut faultline_sim::SimRng| PlannedCrash::AtMutation {
-            n: rng.random_range(1..=open_mutations),
-            mode: draw_mode(rng, 0.6),
-        };
-        let mut crashes = vec![inside_open(&mut crash_rng)];
-        for _ in 0..crash_rng.random_range(1..=4) {
-            // Inside the recovery open (it reads, repairs, rewrites), or in
-            // the workload.
-            let crash = if crash_rng.random_bool(0.4) {
-                inside_open(&mut crash_rng)
-            } else {
-                draw_crashes(&mut crash_rng, 1, 200, 150, 0.6)[0]
-            };
-            crashes.push(crash);
-        }
-        Plan::builder(seed)
-            .options(options)
-            .workload(workload)
-            .crashes(crashes)
-            .read_checks(8)
-            .build()
+        crashes.push(crash);
     }
+    Plan::builder(seed).options(options).workload(workload).crashes(crashes).read_checks(8).build()
 }

@@ -10,41 +10,26 @@ use faultline_sim::{Seed, Stream};
 use rand::RngExt;
 
 use crate::plan::{Plan, PlanError, draw_crashes, draw_options, pick};
-use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
-/// See the module documentation.
-#[derive(Debug)]
-pub(crate) struct MvccReads;
+/// One line on what it exercises.
+pub(crate) const SUMMARY: &str =
+    "read_at(t) at random retained offsets equals the model at t, live and after recovery";
 
-impl Scenario for MvccReads {
-    fn name(&self) -> &str {
-        "mvcc_reads"
-    }
-
-    fn summary(&self) -> &str {
-        "read_at(t) at random retained offsets equals the model at t, live and after recovery"
-    }
-
-    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
-        let mut rng = seed.rng(Stream::Workload);
-        let mut options = draw_options(&mut rng);
-        options.versions_retained = *pick(&mut rng, &[2, 4, 16, 64]);
-        let workload = WorkloadShape {
-            clients: rng.random_range(1..=4),
-            txs_per_client: rng.random_range(10..=25),
-            hold_percent: rng.random_range(20..=50),
-            readers: rng.random_range(1..=3),
-            reads_per_reader: rng.random_range(10..=30),
-            ..WorkloadShape::default()
-        };
-        let mut crash_rng = seed.rng(Stream::CrashPoints);
-        let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=2), 200, 150, 0.5);
-        Plan::builder(seed)
-            .options(options)
-            .workload(workload)
-            .crashes(crashes)
-            .read_checks(16)
-            .build()
-    }
+/// The plan for `seed` (see the module documentation).
+pub(crate) fn plan(seed: Seed) -> Result<Plan, PlanError> {
+    let mut rng = seed.rng(Stream::Workload);
+    let mut options = draw_options(&mut rng);
+    options.versions_retained = *pick(&mut rng, &[2, 4, 16, 64]);
+    let workload = WorkloadShape {
+        clients: rng.random_range(1..=4),
+        txs_per_client: rng.random_range(10..=25),
+        hold_percent: rng.random_range(20..=50),
+        readers: rng.random_range(1..=3),
+        reads_per_reader: rng.random_range(10..=30),
+        ..WorkloadShape::default()
+    };
+    let mut crash_rng = seed.rng(Stream::CrashPoints);
+    let crashes = draw_crashes(&mut crash_rng, rng.random_range(1..=2), 200, 150, 0.5);
+    Plan::builder(seed).options(options).workload(workload).crashes(crashes).read_checks(16).build()
 }

@@ -12,40 +12,30 @@ use faultline_sim::{FaultConfig, Seed, Stream};
 use rand::RngExt;
 
 use crate::plan::{Plan, PlanError, draw_crashes, draw_options};
-use crate::scenario::Scenario;
 use crate::workload::WorkloadShape;
 
-/// See the module documentation.
-#[derive(Debug)]
-pub(crate) struct Swarm;
+/// One line on what it exercises.
+pub(crate) const SUMMARY: &str =
+    "the seed draws the fault mix, the workload shape and the crash plan";
 
-impl Scenario for Swarm {
-    fn name(&self) -> &str {
-        "swarm"
-    }
-
-    fn summary(&self) -> &str {
-        "the seed draws the fault mix, the workload shape and the crash plan"
-    }
-
-    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
-        let mut rng = seed.rng(Stream::Workload);
-        let mut mix = seed.rng(Stream::FaultMix);
-        let faults = FaultConfig::swarm(&mut mix);
-        let recovery_faults = mix.random_bool(0.5);
-        let options = draw_options(&mut rng);
-        let workload = WorkloadShape::draw(&mut rng);
-        let mut crash_rng = seed.rng(Stream::CrashPoints);
-        let n_crashes = crash_rng.random_range(0..=4);
-        let crashes = draw_crashes(&mut crash_rng, n_crashes, 300, 200, 0.6);
-        Plan::builder(seed)
-            .options(options)
-            .faults(faults)
-            .recovery_faults(recovery_faults)
-            .workload(workload)
-            .crashes(crashes)
-            .restarts(rng.random_range(0..=2))
-            .read_checks(8)
-            .build()
-    }
+/// The plan for `seed` (see the module documentation).
+pub(crate) fn plan(seed: Seed) -> Result<Plan, PlanError> {
+    let mut rng = seed.rng(Stream::Workload);
+    let mut mix = seed.rng(Stream::FaultMix);
+    let faults = FaultConfig::swarm(&mut mix);
+    let recovery_faults = mix.random_bool(0.5);
+    let options = draw_options(&mut rng);
+    let workload = WorkloadShape::draw(&mut rng);
+    let mut crash_rng = seed.rng(Stream::CrashPoints);
+    let n_crashes = crash_rng.random_range(0..=4);
+    let crashes = draw_crashes(&mut crash_rng, n_crashes, 300, 200, 0.6);
+    Plan::builder(seed)
+        .options(options)
+        .faults(faults)
+        .recovery_faults(recovery_faults)
+        .workload(workload)
+        .crashes(crashes)
+        .restarts(rng.random_range(0..=2))
+        .read_checks(8)
+        .build()
 }
