@@ -181,8 +181,13 @@ impl SnapshotStore {
             // directory sync failed): its durability is unknown, and the
             // rename below needs the name. Nothing relies on it yet (log
             // segments go only after a snapshot finished), so write it anew.
+            // It is moved to the staging name first, atomically: a crash
+            // while its files are removed then leaves an interrupted
+            // snapshot, which recovery deletes, never a broken one under
+            // its final name.
             tracing::info!(snapshot = %path.display(), "replacing an unfinished snapshot");
-            self.remove_dir(&path)?;
+            self.fs.rename(&path, &tmp).map_err(io_error("rename", &path))?;
+            self.remove_dir(&tmp)?;
             self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
         }
         self.fs.create_dir(&tmp).map_err(io_error("create-dir", &tmp))?;
