@@ -108,19 +108,17 @@ pub(crate) fn recover(
     let mut head = None;
     let n_segments = segments.len();
     let names: Vec<u64> = segments.iter().map(|(offset, _)| *offset).collect();
+    let mut last_sealed_trusted = false;
     for (index, (min_tx_offset, path)) in segments.into_iter().enumerate() {
         if min_tx_offset != progress.tx_offset_next {
             let reason =
                 CorruptionReason::Gap { expected: progress.tx_offset_next, actual: min_tx_offset };
             return Err(corruption(path, 0, reason).into());
         }
-        // Never the segment before the last: if the last turns out empty
-        // and is removed, that one becomes the writer's, and its commits
-        // (the log's last offset and epoch) must be read.
-        let trusted = index + 2 < n_segments;
         match names.get(index + 1) {
-            Some(&next) if trusted && next <= verify_from && next > min_tx_offset => {
+            Some(&next) if next <= verify_from && next > min_tx_offset => {
                 sealed.push(trust_sealed(fs, path, min_tx_offset, next, &mut progress)?);
+                last_sealed_trusted = index + 2 == n_segments;
             }
             Some(_) => sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?),
             None => head = recover_last(fs, path, min_tx_offset, &mut progress)?,
@@ -130,7 +128,10 @@ pub(crate) fn recover(
         && let Some(span) = sealed.pop()
     {
         // The last segment was removed: the writer goes on with the one
-        // before it (and rotates at once if it is full).
+        // before it (and rotates at once if it is full). If that one was
+        // taken on its name, it is needed now: its commits say where the
+        // log ends and its epoch.
+        let span = if last_sealed_trusted { verify_needed(fs, span, &mut progress)? } else { span };
         let bytes = load(fs, &span.path)?;
         head = Some(RecoveredHead { span, bytes });
     }
@@ -178,6 +179,26 @@ fn trust_sealed(
     progress.tx_offset_next = next;
     tracing::debug!(segment = %path.display(), "sealed segment below what the open needs: not read");
     Ok(SegmentSpan { min_tx_offset, path, len })
+}
+
+/// Verifies a sealed segment that was taken on its name, now that it is
+/// needed: it must end where its name and its successor's said it would.
+fn verify_needed(
+    fs: &dyn Fs,
+    span: SegmentSpan,
+    progress: &mut Progress,
+) -> Result<SegmentSpan, OpenError> {
+    let expected_next = progress.tx_offset_next;
+    let mut walked =
+        Progress { tx_offset_next: span.min_tx_offset, tx_offset_last: None, epoch_last: 0 };
+    let span = verify_sealed(fs, span.path, span.min_tx_offset, &mut walked)?;
+    if walked.tx_offset_next != expected_next {
+        let reason =
+            CorruptionReason::Gap { expected: walked.tx_offset_next, actual: expected_next };
+        return Err(corruption(span.path, span.len, reason).into());
+    }
+    *progress = walked;
+    Ok(span)
 }
 
 /// Verifies a sealed segment whole.
