@@ -215,6 +215,20 @@ impl Plan {
         tasks.chain(self.checks.iter().map(|(_, make)| make)).map(|make| make()).collect()
     }
 
+    /// The same plan with no fault, and as many incarnations, each ending
+    /// with its workload instead of a crash.
+    pub fn without_faults(mut self) -> Plan {
+        self.restarts += self.crashes.len();
+        self.without_faults_or_crashes_keeping_restarts()
+    }
+
+    fn without_faults_or_crashes_keeping_restarts(mut self) -> Plan {
+        self.faults = FaultConfig::none();
+        self.recovery_faults = false;
+        self.crashes.clear();
+        self
+    }
+
     /// The same plan with no fault and no crash: one incarnation.
     pub fn without_faults_or_crashes(mut self) -> Plan {
         self.faults = FaultConfig::none();

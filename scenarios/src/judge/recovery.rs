@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use faultline_engine::{OpenError, commitlog};
+use faultline_engine::{OpenError, OpenReport, commitlog};
 use faultline_sim::{DiskImage, NodeId, View};
 
 use super::layout::{connects, segments, snapshots, suffix_from};
@@ -44,22 +44,18 @@ impl Checker for RecoveryChecker {
                 self.marks = facts.faults.marks();
                 Ok(())
             }
-            RunEvent::OpenFailed { error } if facts.faults.marks() == self.marks => {
-                self.judge_refusal(error, facts)
+            RunEvent::OpenFailed { error } => {
+                // Keeping the image would make every later write copy the
+                // file it shares bytes with.
+                let judged = facts.faults.marks() == self.marks;
+                let verdict = if judged { self.judge_refusal(error, facts) } else { Ok(()) };
+                self.before = None;
+                verdict
             }
-            RunEvent::Opened { report, .. } if !facts.faults.voided => {
-                let usable = report.snapshots_rejected.iter().find(|line| {
-                    let offset = rejected_offset(line);
-                    !facts.faults.damaged
-                        || offset.is_some_and(|offset| self.snapshot_was_usable(offset, facts))
-                });
-                match usable {
-                    Some(line) => Err(Violation::new(
-                        Invariant::SNAPSHOT_REJECTED,
-                        format!("{line}; no fault damaged it and it connects to the log"),
-                    )),
-                    None => Ok(()),
-                }
+            RunEvent::Opened { report, .. } => {
+                let verdict = if facts.faults.voided { Ok(()) } else { self.judge_set_aside(report, facts) };
+                self.before = None;
+                verdict
             }
             _ => Ok(()),
         }
@@ -117,6 +113,22 @@ fn names_place(error: &OpenError) -> bool {
 }
 
 impl RecoveryChecker {
+    /// A snapshot may be set aside only if a fault damaged a file it needs.
+    fn judge_set_aside(&self, report: &OpenReport, facts: &Facts<'_>) -> Result<(), Violation> {
+        let usable = report.snapshots_rejected.iter().find(|line| {
+            let offset = rejected_offset(line);
+            !facts.faults.damaged
+                || offset.is_some_and(|offset| self.snapshot_was_usable(offset, facts))
+        });
+        match usable {
+            Some(line) => Err(Violation::new(
+                Invariant::SNAPSHOT_REJECTED,
+                format!("{line}; no fault damaged it and it connects to the log"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn judge_refusal(&self, error: &OpenError, facts: &Facts<'_>) -> Result<(), Violation> {
         let text = error.to_string();
         if !facts.faults.damaged && !facts.faults.voided {

@@ -185,7 +185,7 @@ pub fn run_checking_determinism(
 /// The plan as the mode runs it.
 fn adjust_plan(plan: Plan, config: &RunConfig) -> Plan {
     if matches!(config.backend, Backend::Real { .. }) {
-        return plan.without_faults_or_crashes();
+        return plan.without_faults();
     }
     match &config.mode {
         RunMode::Random | RunMode::Pinned(_) => plan,
