@@ -79,6 +79,30 @@ impl Trace {
         }
     }
 
+    /// Appends an event whose text costs more to write than its content
+    /// costs to hash (a commit and its operations): `content` feeds the
+    /// hash everything that identifies the event, and `text` is written
+    /// only if the trace keeps its events or a `tracing` subscriber
+    /// listens. The hash is the same either way.
+    pub fn push_hashed(
+        &mut self,
+        at_ns: u64,
+        content: impl FnOnce(&mut TraceHasher),
+        text: impl FnOnce() -> String,
+    ) {
+        self.hasher.u64(at_ns);
+        content(&mut self.hasher);
+        self.n_events += 1;
+        let traced = tracing::enabled!(target: "faultline::trace", tracing::Level::TRACE);
+        if self.keep || traced {
+            let text = text();
+            tracing::trace!(target: "faultline::trace", at_ns, "{text}");
+            if self.keep {
+                self.events.push(TraceEvent { at_ns, text });
+            }
+        }
+    }
+
     /// The events kept (empty unless the trace keeps them).
     pub fn events(&self) -> &[TraceEvent] {
         &self.events

@@ -10,12 +10,14 @@
 //! refuses exactly the operations the model refuses.
 
 use std::fmt;
+use std::sync::Arc;
 
 use faultline_engine::datastore::{ColumnDef, ColumnType, ROW_SIZE_MAX, Row, Value};
-use faultline_sim::SimRng;
+use faultline_sim::{SimRng, TraceHasher};
 use rand::RngExt;
 
 use crate::model::ModelState;
+use crate::model::catalog::type_tag;
 
 /// One logical operation of a client transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,22 +59,116 @@ impl fmt::Display for TxOp {
                 write!(f, "create {name}({})", columns.join(","))
             }
             TxOp::DropTable { name } => write!(f, "drop {name}"),
-            TxOp::Insert { table, row } => write!(f, "insert {table} {}", row_text(row)),
-            TxOp::Delete { table, row } => write!(f, "delete {table} {}", row_text(row)),
+            TxOp::Insert { table, row } => write!(f, "insert {table} {}", RowText(row)),
+            TxOp::Delete { table, row } => write!(f, "delete {table} {}", RowText(row)),
         }
     }
 }
 
+impl TxOp {
+    /// Mixes everything the operation holds into a trace hash (values
+    /// longer than a few bytes by their CRC32C): what identifies it, without
+    /// writing its text.
+    pub fn hash_into(&self, hasher: &mut TraceHasher) {
+        match self {
+            TxOp::CreateTable { name, columns } => {
+                hasher.u64(0);
+                hasher.str(name);
+                hasher.u64(columns.len() as u64);
+                for column in columns {
+                    hasher.str(&column.name);
+                    hasher.u64(type_tag(column.ty));
+                }
+            }
+            TxOp::DropTable { name } => {
+                hasher.u64(1);
+                hasher.str(name);
+            }
+            TxOp::Insert { table, row } | TxOp::Delete { table, row } => {
+                hasher.u64(if matches!(self, TxOp::Insert { .. }) { 2 } else { 3 });
+                hasher.str(table);
+                hasher.u64(row.len() as u64);
+                row.iter().for_each(|value| hash_value(hasher, value));
+            }
+        }
+    }
+}
+
+fn hash_value(hasher: &mut TraceHasher, value: &Value) {
+    let mut variable = |tag: u64, bytes: &[u8]| {
+        hasher.u64(tag);
+        hasher.u64(bytes.len() as u64);
+        if bytes.len() <= 8 {
+            hasher.bytes(bytes);
+        } else {
+            hasher.u64(u64::from(crc32c::crc32c(bytes)));
+        }
+    };
+    match value {
+        Value::U64(v) => variable(0, &v.to_le_bytes()),
+        Value::I64(v) => variable(1, &v.to_le_bytes()),
+        Value::Bool(v) => variable(2, &[u8::from(*v)]),
+        Value::String(text) => variable(3, text.as_bytes()),
+        Value::Bytes(bytes) => variable(4, bytes),
+    }
+}
+
+/// Strings longer than this many bytes are shown shortened, to their
+/// first `STRING_SHOWN_PREFIX` bytes and their length.
+const STRING_SHOWN_MAX: usize = 22;
+const STRING_SHOWN_PREFIX: usize = 14;
+/// Byte values longer than this are shown shortened the same way.
+const BYTES_SHOWN_MAX: usize = 11;
+const BYTES_SHOWN_PREFIX: usize = 7;
+
 /// A row as `(v1,v2,...)`, long values shortened.
 pub fn row_text(row: &[Value]) -> String {
-    let values: Vec<String> = row
-        .iter()
-        .map(|value| {
-            let text = value.to_string();
-            if text.len() > 24 { format!("{}..({} chars)", &text[..16], text.len()) } else { text }
-        })
-        .collect();
-    format!("({})", values.join(","))
+    RowText(row).to_string()
+}
+
+/// Displays a row as [`row_text`] does, formatting no more of a long value
+/// than it shows: every transaction's commit line goes through it.
+struct RowText<'a>(&'a [Value]);
+
+impl fmt::Display for RowText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(")?;
+        for (i, value) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write_value(f, value)?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// A value as the trace shows it: integers as numbers (`i` marks an i64),
+/// strings quoted and escaped, bytes in hex.
+fn write_value(f: &mut fmt::Formatter<'_>, value: &Value) -> fmt::Result {
+    match value {
+        Value::U64(v) => write!(f, "{v}"),
+        Value::I64(v) => write!(f, "{v}i"),
+        Value::Bool(v) => write!(f, "{v}"),
+        Value::String(text) if text.len() <= STRING_SHOWN_MAX => write!(f, "{text:?}"),
+        Value::String(text) => {
+            let mut cut = STRING_SHOWN_PREFIX;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            write!(f, "{:?}..({} bytes)", &text[..cut], text.len())
+        }
+        Value::Bytes(bytes) => {
+            let shown =
+                if bytes.len() <= BYTES_SHOWN_MAX { bytes } else { &bytes[..BYTES_SHOWN_PREFIX] };
+            f.write_str("0x")?;
+            shown.iter().try_for_each(|byte| write!(f, "{byte:02x}"))?;
+            if shown.len() < bytes.len() {
+                write!(f, "..({} bytes)", bytes.len())?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Writes transactions in the operation language. Must be a pure function
@@ -295,14 +391,15 @@ fn random_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Opti
             drop_table(view, rng)
         };
     }
-    let names: Vec<&String> = view.tables.keys().collect();
-    let name = (*crate::plan::pick(rng, &names)).clone();
-    let table = &view.tables[&name];
+    let names: Vec<&Arc<str>> = view.tables.keys().collect();
+    let name = *crate::plan::pick(rng, &names);
+    let table = &view.tables[name];
+    let name = name.to_string();
     let delete = !table.rows.is_empty()
         && (table.rows.len() >= shape.rows_per_table_max || rng.random_bool(0.3));
     if delete {
         let index = rng.random_range(0..table.rows.len());
-        let row = table.rows.iter().nth(index).expect("index in range").clone();
+        let row = table.rows.iter().nth(index).expect("index in range").to_vec();
         return Some(TxOp::Delete { table: name, row });
     }
     let row = random_row(&table.columns, shape, rng);
@@ -315,7 +412,7 @@ fn create_table(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> O
     }
     let free: Vec<String> = (0..shape.tables_max * 2)
         .map(|i| format!("t{i}"))
-        .filter(|name| !view.tables.contains_key(name))
+        .filter(|name| !view.tables.contains_key(name.as_str()))
         .collect();
     let name = crate::plan::pick(rng, &free).clone();
     let n_columns = rng.random_range(1..=5);
@@ -326,8 +423,9 @@ fn create_table(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> O
 }
 
 fn drop_table(view: &ModelState, rng: &mut SimRng) -> Option<TxOp> {
-    let names: Vec<&String> = view.tables.keys().collect();
-    (!names.is_empty()).then(|| TxOp::DropTable { name: (*crate::plan::pick(rng, &names)).clone() })
+    let names: Vec<&Arc<str>> = view.tables.keys().collect();
+    (!names.is_empty())
+        .then(|| TxOp::DropTable { name: crate::plan::pick(rng, &names).to_string() })
 }
 
 /// A random row for `columns` that fits a page.

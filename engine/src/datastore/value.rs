@@ -126,7 +126,8 @@ impl fmt::Display for Value {
             Value::Bool(v) => write!(f, "{v}"),
             Value::String(v) => write!(f, "{v:?}"),
             Value::Bytes(v) => {
-                write!(f, "0x{}", v.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                f.write_str("0x")?;
+                v.iter().try_for_each(|b| write!(f, "{b:02x}"))
             }
         }
     }

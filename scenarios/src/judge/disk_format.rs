@@ -85,7 +85,7 @@ pub(crate) enum SnapshotKind {
 }
 
 /// Where one page of a table lives and what its file must hash to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct PageRef {
     /// The table the page belongs to.
     pub(crate) table_id: u32,

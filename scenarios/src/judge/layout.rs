@@ -18,15 +18,17 @@
 //! lying fsync voids them all (the device holds less than the engine was
 //! told).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::Arc;
 
-use faultline_sim::{DiskImage, NodeId, View};
+use faultline_sim::{DiskImage, FileImage, FsRecord, NodeId, Op, View};
 
 use super::disk_format::{
     ManifestSummary, PageRef, SegmentEnd, SegmentSummary, page_file_name, parse_segment_name,
     parse_snapshot_dir_name, read_manifest, read_page_header, read_segment,
 };
-use super::{Checker, Facts, Invariant, RunEvent, Violation};
+use super::{Checker, Facts, Inspector, Invariant, RunEvent, Violation};
 use crate::plan::TaskStep;
 use crate::runner::ROOT;
 
@@ -47,25 +49,132 @@ pub(super) struct Segment {
     pub(super) name_offset: u64,
     pub(super) path: String,
     pub(super) damaged: bool,
-    pub(super) summary: SegmentSummary,
+    pub(super) summary: Arc<SegmentSummary>,
+}
+
+/// What the judge read of files, kept by `(file, version)`: a file whose
+/// bytes have not changed since is not read again (sealed segments, page
+/// files and manifests never change; the last segment grows). The
+/// snapshot list is kept whole while nothing under `snapshots/` changed:
+/// most checks follow a durable step, which writes only the log.
+#[derive(Debug, Default)]
+pub(super) struct Reads {
+    segments: BTreeMap<(NodeId, u64), Arc<SegmentSummary>>,
+    manifests: BTreeMap<(NodeId, u64), Result<ManifestSummary, String>>,
+    pages: BTreeMap<(NodeId, u64, PageRef), Option<String>>,
+    snapshots: Option<(Subtree, Arc<Vec<Snapshot>>)>,
+}
+
+/// What a directory's subtree holds, as far as reading it goes: each
+/// file's path, identity, version and whether a fault damaged it, and each
+/// directory's path.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Subtree {
+    files: Vec<(String, NodeId, u64, bool)>,
+    dirs: Vec<String>,
+}
+
+impl Subtree {
+    fn of(image: &DiskImage, prefix: &str) -> Subtree {
+        Subtree {
+            files: subtree_files(image, prefix)
+                .map(|(path, id, version, hurt)| (path.to_owned(), id, version, hurt))
+                .collect(),
+            dirs: subtree_dirs(image, prefix).map(str::to_owned).collect(),
+        }
+    }
+
+    /// Whether `image` holds this under `prefix`, without copying a path.
+    fn matches(&self, image: &DiskImage, prefix: &str) -> bool {
+        let files = self
+            .files
+            .iter()
+            .map(|(path, id, version, hurt)| (path.as_str(), *id, *version, *hurt));
+        subtree_files(image, prefix).eq(files)
+            && subtree_dirs(image, prefix).eq(self.dirs.iter().map(String::as_str))
+    }
+}
+
+fn subtree_files<'a>(
+    image: &'a DiskImage,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a str, NodeId, u64, bool)> + 'a {
+    image
+        .files
+        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |(path, _)| path.starts_with(prefix))
+        .map(|(path, file)| (path.as_str(), file.id, file.version, !file.damaged.is_empty()))
+}
+
+fn subtree_dirs<'a>(image: &'a DiskImage, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    image
+        .dirs
+        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |path| path.starts_with(prefix))
+        .map(String::as_str)
+}
+
+impl Reads {
+    fn segment(&mut self, file: &FileImage) -> Arc<SegmentSummary> {
+        let key = (file.id, file.version);
+        let summary =
+            self.segments.entry(key).or_insert_with(|| Arc::new(read_segment(&file.bytes)));
+        Arc::clone(summary)
+    }
+
+    /// The snapshots of `image` as [`snapshots`] reads them with nothing
+    /// counted as damaged beyond what the image marks.
+    fn snapshots(&mut self, image: &DiskImage) -> Arc<Vec<Snapshot>> {
+        let prefix = format!("{}/", snapshots_dir());
+        if let Some((subtree, snapshots)) = &self.snapshots
+            && subtree.matches(image, &prefix)
+        {
+            return Arc::clone(snapshots);
+        }
+        let snapshots = Arc::new(snapshots_read(image, &BTreeSet::new(), self));
+        self.snapshots = Some((Subtree::of(image, &prefix), Arc::clone(&snapshots)));
+        snapshots
+    }
+
+    fn manifest(&mut self, file: &FileImage) -> Result<ManifestSummary, String> {
+        let key = (file.id, file.version);
+        self.manifests.entry(key).or_insert_with(|| read_manifest(&file.bytes)).clone()
+    }
+
+    fn page(&mut self, file: &FileImage, page: &PageRef) -> Option<String> {
+        let key = (file.id, file.version, *page);
+        self.pages.entry(key).or_insert_with(|| page_mismatch(&file.bytes, page)).clone()
+    }
+
+    /// Forgets what was read of files `image` no longer holds as they were.
+    fn keep_only(&mut self, image: &DiskImage) {
+        let live: BTreeSet<(NodeId, u64)> =
+            image.files.values().map(|file| (file.id, file.version)).collect();
+        self.segments.retain(|key, _| live.contains(key));
+        self.manifests.retain(|key, _| live.contains(key));
+        self.pages.retain(|(id, version, _), _| live.contains(&(*id, *version)));
+    }
 }
 
 /// The segments of an image, by name; `damaged` says which files count as
 /// damaged (beyond what the image itself marks).
 pub(super) fn segments(image: &DiskImage, damaged: &BTreeSet<NodeId>) -> Vec<Segment> {
-    let dir = log_dir();
+    segments_read(image, damaged, &mut Reads::default())
+}
+
+fn segments_read(image: &DiskImage, damaged: &BTreeSet<NodeId>, reads: &mut Reads) -> Vec<Segment> {
+    let prefix = format!("{}/", log_dir());
     let mut segments: Vec<Segment> = image
-        .list(&dir)
-        .into_iter()
-        .filter_map(|name| {
-            let name_offset = parse_segment_name(&name)?;
-            let path = format!("{dir}/{name}");
-            let file = image.file(&path)?;
+        .files
+        .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+        .take_while(|(path, _)| path.starts_with(&prefix))
+        .filter_map(|(path, file)| {
+            let name_offset = parse_segment_name(&path[prefix.len()..])?;
             Some(Segment {
                 name_offset,
                 damaged: !file.damaged.is_empty() || damaged.contains(&file.id),
-                summary: read_segment(&file.bytes),
-                path,
+                summary: reads.segment(file),
+                path: path.clone(),
             })
         })
         .collect();
@@ -125,6 +234,14 @@ fn page_mismatch(bytes: &[u8], page: &PageRef) -> Option<String> {
 
 /// The snapshots of an image (not `*.tmp`, not `*.rejected`), oldest first.
 pub(super) fn snapshots(image: &DiskImage, damaged: &BTreeSet<NodeId>) -> Vec<Snapshot> {
+    snapshots_read(image, damaged, &mut Reads::default())
+}
+
+fn snapshots_read(
+    image: &DiskImage,
+    damaged: &BTreeSet<NodeId>,
+    reads: &mut Reads,
+) -> Vec<Snapshot> {
     let dir = snapshots_dir();
     let is_damaged = |path: &str| {
         image.file(path).is_some_and(|f| !f.damaged.is_empty() || damaged.contains(&f.id))
@@ -137,7 +254,7 @@ pub(super) fn snapshots(image: &DiskImage, damaged: &BTreeSet<NodeId>) -> Vec<Sn
             let own = format!("{dir}/{name}");
             let mut hurt = image.list(&own).iter().any(|f| is_damaged(&format!("{own}/{f}")));
             let manifest = match image.file(&format!("{own}/manifest")) {
-                Some(file) => read_manifest(&file.bytes),
+                Some(file) => reads.manifest(file),
                 None => Err("no manifest".to_owned()),
             };
             let mut missing = Vec::new();
@@ -152,7 +269,7 @@ pub(super) fn snapshots(image: &DiskImage, damaged: &BTreeSet<NodeId>) -> Vec<Sn
                         hurt |= is_damaged(&path);
                         let why = match image.file(&path) {
                             None => Some("missing".to_owned()),
-                            Some(file) => page_mismatch(&file.bytes, page),
+                            Some(file) => reads.page(file, page),
                         };
                         if let Some(why) = why {
                             missing.push(format!("{path} ({why})"));
@@ -192,8 +309,15 @@ fn retained(image: &DiskImage, retain: usize) -> BTreeSet<u64> {
 }
 
 /// See the module documentation.
-#[derive(Debug)]
-pub(super) struct LayoutChecker;
+#[derive(Debug, Default)]
+pub(super) struct LayoutChecker {
+    reads: Reads,
+    /// `Some(durable)` while the last device check, given `durable`,
+    /// passed and nothing has changed the disk since (no mutating call, no
+    /// crash, fault or damage in the filesystem's log): the check is a
+    /// function of the durable image and `durable`, so it is not repeated.
+    passed_unchanged: Option<Option<u64>>,
+}
 
 impl Checker for LayoutChecker {
     fn name(&self) -> &str {
@@ -202,21 +326,49 @@ impl Checker for LayoutChecker {
 
     fn observe(&mut self, event: &RunEvent<'_>, facts: &Facts<'_>) -> Result<(), Violation> {
         let Some(disk) = facts.disk else { return Ok(()) };
+        match event {
+            RunEvent::Fs(FsRecord::Call(call))
+                if !call.op.is_mutation() && call.op != Op::Crash =>
+            {
+                return Ok(());
+            }
+            RunEvent::Fs(_) => {
+                self.passed_unchanged = None;
+                return Ok(());
+            }
+            _ => {}
+        }
         if facts.faults.voided {
             return Ok(());
         }
         match event {
-            RunEvent::DurabilityStepped { durable } => {
-                check_device(&disk.image(View::Durable), *durable, facts)
-            }
+            RunEvent::DurabilityStepped { durable } => self.check(disk, *durable, facts),
             RunEvent::TaskStepped { step: TaskStep::Idle, .. } => Ok(()),
-            RunEvent::TaskStepped { .. } => check_device(&disk.image(View::Durable), None, facts),
+            RunEvent::TaskStepped { .. } => self.check(disk, None, facts),
             RunEvent::Opened { db, .. } => {
                 check_leftovers(&disk.image(View::Volatile))?;
-                check_device(&disk.image(View::Durable), db.durable_offset(), facts)
+                self.check(disk, db.durable_offset(), facts)
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl LayoutChecker {
+    fn check(
+        &mut self,
+        disk: &Inspector,
+        durable: Option<u64>,
+        facts: &Facts<'_>,
+    ) -> Result<(), Violation> {
+        if self.passed_unchanged == Some(durable) {
+            return Ok(());
+        }
+        let image = disk.image(View::Durable);
+        let result = check_device_read(&image, durable, facts, &mut self.reads);
+        self.reads.keep_only(&image);
+        self.passed_unchanged = result.is_ok().then_some(durable);
+        result
     }
 }
 
@@ -226,12 +378,22 @@ fn broken(invariant: Invariant, detail: String) -> Result<(), Violation> {
 
 /// The durable image's log and snapshots, checked; `durable`: an offset
 /// the engine reported durable.
+#[cfg(test)]
 fn check_device(
     image: &DiskImage,
     durable: Option<u64>,
     facts: &Facts<'_>,
 ) -> Result<(), Violation> {
-    let segments = segments(image, &BTreeSet::new());
+    check_device_read(image, durable, facts, &mut Reads::default())
+}
+
+fn check_device_read(
+    image: &DiskImage,
+    durable: Option<u64>,
+    facts: &Facts<'_>,
+    reads: &mut Reads,
+) -> Result<(), Violation> {
+    let segments = segments_read(image, &BTreeSet::new(), reads);
     if segments.iter().any(|s| s.damaged) {
         return Ok(());
     }
@@ -245,7 +407,7 @@ fn check_device(
         );
     }
     let retained = retained(image, facts.plan.options.snapshots.retain);
-    let snapshots = snapshots(image, &BTreeSet::new());
+    let snapshots = reads.snapshots(image);
     let checked = snapshots.iter().filter(|s| retained.contains(&s.offset) && !s.damaged);
     for snapshot in checked {
         if let Err(why) = &snapshot.manifest {
@@ -336,7 +498,10 @@ fn check_leftovers(image: &DiskImage) -> Result<(), Violation> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::Arc;
+
+    use faultline_engine::fs::Fs;
 
     use faultline_sim::{FileImage, Seed};
 
@@ -397,6 +562,34 @@ mod tests {
         let first = damaged.files.get_mut(&segments[0].path).unwrap();
         first.damaged = std::iter::once(0..1).collect();
         check(&damaged, Some(durable)).expect("damaged segments are not judged here");
+    }
+
+    #[test]
+    fn a_check_is_repeated_once_the_filesystem_logged_a_change() {
+        let (fs, _, durable) = test_disk::disk(30);
+        let _ = fs.take_log();
+        let plan = Plan::builder(Seed(7)).options(test_disk::options()).build().unwrap();
+        let (model, faults) = (Model::new(), FaultRecord::default());
+        let disk = Inspector { sim: fs.clone() };
+        let facts = Facts { model: &model, plan: &plan, faults: &faults, disk: Some(&disk) };
+        let mut checker = LayoutChecker::default();
+        let stepped = RunEvent::DurabilityStepped { durable: Some(durable) };
+        checker.observe(&stepped, &facts).expect("the engine's own disk is healthy");
+
+        // A segment from the middle of the log removed, durably.
+        let image = fs.image(View::Durable);
+        let middle = segments(&image, &BTreeSet::new())[1].path.clone();
+        fs.remove(Path::new(&middle)).unwrap();
+        fs.sync_dir(Path::new(&log_dir())).unwrap();
+        // Unchanged as far as the checker was told: not read again.
+        checker.observe(&stepped, &facts).expect("nothing logged, nothing re-read");
+        // Told (every call reaches the judge before the step's event).
+        let log = fs.take_log();
+        assert!(log.iter().any(|r| matches!(r, FsRecord::Call(c) if c.op == Op::Remove)));
+        for record in &log {
+            checker.observe(&RunEvent::Fs(record), &facts).unwrap();
+        }
+        assert_eq!(invariant(checker.observe(&stepped, &facts)), Invariant::SEGMENTS_BROKEN);
     }
 
     #[test]

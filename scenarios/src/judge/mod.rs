@@ -272,11 +272,11 @@ impl Judge {
     /// checkers, those the plan's engine tasks bring, and the plan's own.
     pub fn new(plan: &Plan, sim: Option<SimFs>) -> Self {
         let mut checkers: Vec<Box<dyn Checker>> = vec![
-            Box::new(durability::DurabilityChecker),
+            Box::new(durability::DurabilityChecker::default()),
             Box::new(reads::ReadsChecker::default()),
             Box::new(recovery::RecoveryChecker::default()),
             Box::new(io::IoChecker::default()),
-            Box::new(layout::LayoutChecker),
+            Box::new(layout::LayoutChecker::default()),
         ];
         checkers.extend(plan.checkers());
         Judge {

@@ -53,7 +53,8 @@ impl Checker for RecoveryChecker {
                 verdict
             }
             RunEvent::Opened { report, .. } => {
-                let verdict = if facts.faults.voided { Ok(()) } else { self.judge_set_aside(report, facts) };
+                let verdict =
+                    if facts.faults.voided { Ok(()) } else { self.judge_set_aside(report, facts) };
                 self.before = None;
                 verdict
             }

@@ -5,9 +5,12 @@
 //! oracle builds the expected rows of `st_table`, `st_column`, `st_index`,
 //! `st_sequence` and `st_constraint` from this and the workload alone.
 
-use faultline_engine::datastore::{ColumnType, Row, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 
-use super::ModelState;
+use faultline_engine::datastore::{ColumnDef, ColumnType, Row, Value};
+
+use super::{ModelState, encode_row};
 
 /// The id of the first user table: ids below are reserved for system
 /// tables, and the table-id sequence starts here.
@@ -132,7 +135,7 @@ pub fn expected_rows(state: &ModelState) -> Vec<(String, Vec<Row>)> {
         st_table.push(table_row(table.id, table.name));
         st_column.extend(column_rows(table.id, table.columns.iter().map(|(n, t)| (*n, *t))));
     }
-    for (name, table) in &state.tables {
+    for (name, table) in state.tables.iter() {
         st_table.push(table_row(table.id, name));
         let columns = table.columns.iter().map(|c| (c.name.as_str(), c.ty));
         st_column.extend(column_rows(table.id, columns));
@@ -176,8 +179,62 @@ pub fn expected_rows(state: &ModelState) -> Vec<(String, Vec<Row>)> {
         ("st_sequence".to_owned(), st_sequence),
         ("st_constraint".to_owned(), st_constraint),
     ];
-    for (name, table) in &state.tables {
-        rows.push((name.clone(), table.rows.iter().cloned().collect()));
+    for (name, table) in state.tables.iter() {
+        rows.push((name.to_string(), table.rows.iter().map(|row| row.to_vec()).collect()));
     }
+    rows
+}
+
+/// A user table's encoded `st_table` row and its `st_column` rows.
+pub type CatalogRows = (Arc<[u8]>, Vec<Arc<[u8]>>);
+
+/// The encoded `st_table` row and `st_column` rows of user table `id`.
+pub fn encoded_catalog_rows(id: u32, name: &str, columns: &[ColumnDef]) -> CatalogRows {
+    let table = Arc::from(encode_row(&table_row(id, name)));
+    let columns = column_rows(id, columns.iter().map(|c| (c.name.as_str(), c.ty)))
+        .iter()
+        .map(|row| Arc::from(encode_row(row)))
+        .collect();
+    (table, columns)
+}
+
+/// The system tables' rows that depend on nothing the workload does, by
+/// table, encoded (once per process).
+fn constant_system_rows() -> &'static BTreeMap<&'static str, Vec<Arc<[u8]>>> {
+    static ROWS: OnceLock<BTreeMap<&'static str, Vec<Arc<[u8]>>>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        let empty = ModelState::default();
+        expected_rows(&empty)
+            .into_iter()
+            .filter(|(name, _)| name != "st_sequence")
+            .map(|(name, rows)| {
+                let name =
+                    SYSTEM_TABLES.iter().find(|t| t.name == name).expect("a system table").name;
+                (name, rows.iter().map(|row| Arc::from(encode_row(row))).collect())
+            })
+            .collect()
+    })
+}
+
+/// Every system table's rows in `state`, encoded, by table name.
+pub fn encoded_system_rows(state: &ModelState) -> BTreeMap<&'static str, BTreeSet<Arc<[u8]>>> {
+    let mut rows: BTreeMap<&'static str, BTreeSet<Arc<[u8]>>> = constant_system_rows()
+        .iter()
+        .map(|(name, rows)| (*name, rows.iter().cloned().collect()))
+        .collect();
+    for table in state.tables.values() {
+        let (st_table, st_column) = &*table.catalog;
+        rows.get_mut("st_table").expect("st_table").insert(Arc::clone(st_table));
+        rows.get_mut("st_column").expect("st_column").extend(st_column.iter().cloned());
+    }
+    let sequence = |id: u64, name: &str, next: u64| -> Arc<[u8]> {
+        Arc::from(encode_row(&[Value::U64(id), Value::String(name.to_owned()), Value::U64(next)]))
+    };
+    let st_sequence = [
+        sequence(1, "st_table.table_id", u64::from(state.next_table_id)),
+        sequence(2, "st_index.index_id", FIRST_USER_INDEX_ID),
+        sequence(3, "st_constraint.constraint_id", FIRST_USER_INDEX_ID),
+    ];
+    rows.insert("st_sequence", st_sequence.into_iter().collect());
     rows
 }

@@ -13,6 +13,7 @@
 pub mod catalog;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use faultline_engine::datastore::{ColumnDef, ColumnType, ROW_SIZE_MAX, Row, Value};
 
@@ -30,16 +31,25 @@ pub struct TableModel {
     /// Its id, from the table-id sequence.
     pub id: u32,
     /// Its columns, in position order.
-    pub columns: Vec<ColumnDef>,
-    /// Its rows (tables are sets).
-    pub rows: imbl::OrdSet<Row>,
+    pub columns: Arc<[ColumnDef]>,
+    /// Its rows (tables are sets). Shared, as everything here is: a state
+    /// is kept per offset, and a change copies a persistent map's node,
+    /// which should cost reference counts, not rows.
+    pub rows: imbl::OrdSet<Arc<Row>>,
+    /// The same rows encoded (see [`encode_row`]), for comparing with what
+    /// the engine stores without decoding it.
+    pub encoded: imbl::OrdSet<Arc<[u8]>>,
+    /// Its `st_table` row and `st_column` rows, encoded.
+    pub catalog: Arc<catalog::CatalogRows>,
 }
 
 /// The state after one offset. Cheap to clone (persistent maps).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelState {
     /// Every user table, by name.
-    pub tables: imbl::OrdMap<String, TableModel>,
+    /// A handful of them: a plain map behind an `Arc`, copied on the
+    /// first change (a persistent map's node costs more to copy).
+    pub tables: Arc<BTreeMap<Arc<str>, TableModel>>,
     /// The next value of the table-id sequence.
     pub next_table_id: u32,
 }
@@ -47,8 +57,31 @@ pub struct ModelState {
 impl Default for ModelState {
     /// The state after the bootstrap transaction: no user table.
     fn default() -> Self {
-        ModelState { tables: imbl::OrdMap::new(), next_table_id: catalog::FIRST_USER_TABLE_ID }
+        ModelState { tables: Arc::default(), next_table_id: catalog::FIRST_USER_TABLE_ID }
     }
+}
+
+/// A row encoded as FORMAT.md specifies (the model's own encoder): column
+/// by column, `u64`/`i64` as 8 little-endian bytes, `bool` as one byte 0 or
+/// 1, `string`/`bytes` as a little-endian `u32` length and the bytes.
+pub fn encode_row(row: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_row_len(row));
+    for value in row {
+        match value {
+            Value::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            Value::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            Value::Bool(v) => out.push(u8::from(*v)),
+            Value::String(v) => {
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(v.as_bytes());
+            }
+            Value::Bytes(v) => {
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+    out
 }
 
 /// The encoded length of a row: 8 bytes per integer, 1 per bool, a 4-byte
@@ -84,18 +117,24 @@ impl ModelState {
                 if catalog::is_system_table(name) {
                     return Err(format!("{name} is a system table"));
                 }
-                self.tables.remove(name).map(drop).ok_or_else(|| format!("no table {name}"))
+                Arc::make_mut(&mut self.tables)
+                    .remove(name.as_str())
+                    .map(drop)
+                    .ok_or_else(|| format!("no table {name}"))
             }
             TxOp::Insert { table, row } => {
                 let model = self.user_table(table, row)?;
-                if model.rows.insert(row.clone()).is_some() {
+                if model.rows.insert(Arc::new(row.clone())).is_some() {
                     return Err(format!("duplicate row in {table}"));
                 }
+                model.encoded.insert(Arc::from(encode_row(row)));
                 Ok(())
             }
             TxOp::Delete { table, row } => {
                 let model = self.user_table(table, row)?;
-                model.rows.remove(row).map(drop).ok_or_else(|| format!("row not in {table}"))
+                model.rows.remove(row).ok_or_else(|| format!("row not in {table}"))?;
+                model.encoded.remove(&encode_row(row)[..]);
+                Ok(())
             }
         }
     }
@@ -116,8 +155,15 @@ impl ModelState {
         }
         let id = self.next_table_id;
         self.next_table_id += 1;
-        let table = TableModel { id, columns: columns.to_vec(), rows: imbl::OrdSet::new() };
-        self.tables.insert(name.to_owned(), table);
+        let catalog = Arc::new(catalog::encoded_catalog_rows(id, name, columns));
+        let table = TableModel {
+            id,
+            columns: Arc::from(columns),
+            rows: imbl::OrdSet::new(),
+            encoded: imbl::OrdSet::new(),
+            catalog,
+        };
+        Arc::make_mut(&mut self.tables).insert(Arc::from(name), table);
         Ok(())
     }
 
@@ -126,10 +172,17 @@ impl ModelState {
         if catalog::is_system_table(name) {
             return Err(format!("{name} is a system table"));
         }
-        let table = self.tables.get_mut(name).ok_or_else(|| format!("no table {name}"))?;
-        let types: Vec<ColumnType> = row.iter().map(type_of).collect();
-        let expected: Vec<ColumnType> = table.columns.iter().map(|c| c.ty).collect();
-        if types != expected {
+        let table = Arc::make_mut(&mut self.tables)
+            .get_mut(name)
+            .ok_or_else(|| format!("no table {name}"))?;
+        let matches = row.len() == table.columns.len()
+            && row
+                .iter()
+                .zip(table.columns.iter())
+                .all(|(value, column)| type_of(value) == column.ty);
+        if !matches {
+            let types: Vec<ColumnType> = row.iter().map(type_of).collect();
+            let expected: Vec<ColumnType> = table.columns.iter().map(|c| c.ty).collect();
             return Err(format!("row types {types:?} for columns {expected:?}"));
         }
         let len = encoded_row_len(row);
@@ -147,6 +200,36 @@ impl ModelState {
             .map(|(name, rows)| (name, rows.into_iter().collect()))
             .collect()
     }
+}
+
+/// Whether `state` (what the engine serves) holds exactly the tables and
+/// rows of `expected`, system tables included, compared in their encoded
+/// form: the engine's stored rows against the model's own encoding, with
+/// nothing of the engine decoded. [`diff`] explains a difference.
+pub fn serves(expected: &ModelState, state: &faultline_engine::datastore::CommittedState) -> bool {
+    let system = catalog::encoded_system_rows(expected);
+    let mut tables = 0;
+    for table in state.tables() {
+        tables += 1;
+        let name = &table.schema().name;
+        let holds_exactly = |want: &dyn Fn(&[u8]) -> bool, count: usize| {
+            table.summary().row_count == count as u64
+                && table.rows().filter(|row| want(row)).count() == count
+        };
+        let matches = match system.get(name.as_str()) {
+            Some(rows) => holds_exactly(&|row| rows.contains(row), rows.len()),
+            None => match expected.tables.get(name.as_str()) {
+                Some(model) => {
+                    holds_exactly(&|row| model.encoded.contains(row), model.encoded.len())
+                }
+                None => false,
+            },
+        };
+        if !matches {
+            return false;
+        }
+    }
+    tables == system.len() + expected.tables.len()
 }
 
 /// Every table's rows by name, as a set per table.

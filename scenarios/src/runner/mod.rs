@@ -172,7 +172,7 @@ pub fn run_checking_determinism(
                 first.trace_hash, second.trace_hash
             ),
             None => format!(
-                "trace-hash run1={:#018x} run2={:#018x}; the events agree, the filesystem operations differ",
+                "trace-hash run1={:#018x} run2={:#018x}; the events agree as shown: the filesystem operations, or a value the trace shortens, differ",
                 first.trace_hash, second.trace_hash
             ),
         };

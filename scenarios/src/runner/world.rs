@@ -9,7 +9,7 @@ use std::cell::Cell;
 use faultline_engine::Database;
 use faultline_engine::datastore::{MutTx, TxError};
 use faultline_engine::db::CommitError;
-use faultline_sim::{CallRecord, FsRecord, SimFs, SimRng};
+use faultline_sim::{CallRecord, FsRecord, SimFs, SimRng, TraceHasher};
 
 use crate::judge::{Judge, RunEvent, Step, Violation};
 use crate::outcome::{Failure, FailureKind, RunStats};
@@ -86,6 +86,18 @@ impl World {
         self.drain();
         let at = self.now_ns();
         self.trace.push(at, text);
+    }
+
+    /// Appends an event to the trace as [`Trace::push_hashed`] does, after
+    /// what the filesystem logged since the last one.
+    fn event_hashed(
+        &mut self,
+        content: impl FnOnce(&mut TraceHasher),
+        text: impl FnOnce() -> String,
+    ) {
+        self.drain();
+        let at = self.now_ns();
+        self.trace.push_hashed(at, content, text);
     }
 
     /// Hands the filesystem's log to the judge (and its faults, crashes
@@ -238,11 +250,18 @@ impl World {
         match panics::catch(|| db.commit(tx)) {
             Ok(Ok(offset)) => {
                 self.stats.txs_committed += 1;
-                let text: Vec<String> = ops.iter().map(ToString::to_string).collect();
-                self.event(format!(
-                    "commit client={client} offset={offset} ops=[{}]",
-                    text.join("; ")
-                ));
+                self.event_hashed(
+                    |hasher| {
+                        hasher.str("commit");
+                        hasher.u64(client as u64);
+                        hasher.u64(offset);
+                        ops.iter().for_each(|op| op.hash_into(hasher));
+                    },
+                    || {
+                        let ops: Vec<String> = ops.iter().map(ToString::to_string).collect();
+                        format!("commit client={client} offset={offset} ops=[{}]", ops.join("; "))
+                    },
+                );
                 let event = RunEvent::Committed { client, began_after, offset, ops: &ops };
                 self.emit(&event).then_some(offset)
             }

@@ -71,6 +71,11 @@ pub(super) struct FileNode {
     pub(super) damage: Vec<Damaged>,
     /// The path it was last created or renamed at, for events.
     pub(super) path_hint: String,
+    /// Bumped whenever the durable bytes change: a checker may cache what
+    /// it read of them by (file, version).
+    pub(super) durable_version: u64,
+    /// Bumped whenever the page cache's bytes change.
+    pub(super) volatile_version: u64,
 }
 
 /// Writes `data` at `offset` of `bytes`, growing it with zeros if needed.
@@ -139,6 +144,7 @@ impl FileNode {
     /// once it gets there); a rewrite heals the bad sectors it covers.
     pub(super) fn write(&mut self, offset: u64, lands_at: u64, data: &[u8]) {
         write_into(Arc::make_mut(&mut self.volatile), offset, data);
+        self.volatile_version += 1;
         if !data.is_empty() {
             let healed = sectors(offset, data.len() as u64);
             self.latent.retain(|byte, _| !healed.contains(byte));
@@ -150,6 +156,7 @@ impl FileNode {
     /// Puts a truncate (or extension) in the page cache.
     pub(super) fn set_len(&mut self, len: u64) {
         set_len(Arc::make_mut(&mut self.volatile), len);
+        self.volatile_version += 1;
         self.latent.retain(|&byte, _| byte < len);
         self.pending.push(Pending::SetLen { len });
         self.assert_invariant();
@@ -185,6 +192,7 @@ impl FileNode {
     /// of the write did not make it, and what they hold instead); returns
     /// the damage it did if it was misdirected.
     pub(super) fn persist(&mut self, op: &Pending, torn: Option<&TornSectors>) -> Vec<Damaged> {
+        self.durable_version += 1;
         match op {
             Pending::SetLen { len } => {
                 set_len(Arc::make_mut(&mut self.durable), *len);
@@ -238,6 +246,7 @@ impl FileNode {
         assert!(self.pending.is_empty(), "the power loss settled every pending operation");
         self.stranded.clear();
         self.volatile = Arc::clone(&self.durable);
+        self.volatile_version += 1;
         self.assert_invariant();
     }
 

@@ -30,6 +30,9 @@ pub enum View {
 pub struct FileImage {
     /// The file's identity (survives renames).
     pub id: NodeId,
+    /// Changes whenever the bytes this view shows change: what a checker
+    /// read of a file can be kept by `(id, version)`.
+    pub version: u64,
     /// Its bytes, as the view shows them (bad sectors read back as
     /// stored: a latent error is in `damaged`, not in the bytes).
     pub bytes: Arc<Vec<u8>>,
@@ -60,12 +63,19 @@ impl DiskImage {
     /// sorted; empty if there is no such directory.
     pub fn list(&self, dir: &str) -> Vec<String> {
         let prefix = if dir.ends_with('/') { dir.to_owned() } else { format!("{dir}/") };
-        let children = self.files.keys().chain(self.dirs.iter()).filter_map(|path| {
-            let rest = path.strip_prefix(&prefix)?;
-            (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_owned())
-        });
-        let names: BTreeSet<String> = children.collect();
-        names.into_iter().collect()
+        let under = |keys: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+            keys.take_while(|path| path.starts_with(&prefix))
+                .filter_map(|path| {
+                    let rest = &path[prefix.len()..];
+                    (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_owned())
+                })
+                .collect()
+        };
+        let mut names = under(&mut self.files.range(prefix.clone()..).map(|(path, _)| path));
+        names.extend(under(&mut self.dirs.range(prefix.clone()..)));
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// Whether `path` is a directory of the image.
@@ -75,7 +85,12 @@ impl DiskImage {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") }
+    let dir = dir.strip_suffix('/').unwrap_or(dir);
+    let mut path = String::with_capacity(dir.len() + 1 + name.len());
+    path.push_str(dir);
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
 impl Disk {
@@ -141,10 +156,18 @@ impl Disk {
 fn file_image(id: NodeId, file: &FileNode, view: View) -> FileImage {
     match view {
         View::Durable => {
-            FileImage { id, bytes: Arc::clone(&file.durable), damaged: file.durable_damage() }
+            let damaged = file.durable_damage();
+            FileImage {
+                id,
+                version: file.durable_version,
+                bytes: Arc::clone(&file.durable),
+                damaged,
+            }
         }
         View::Volatile => {
-            FileImage { id, bytes: Arc::clone(&file.volatile), damaged: file.visible_damage() }
+            let damaged = file.visible_damage();
+            let version = file.volatile_version;
+            FileImage { id, version, bytes: Arc::clone(&file.volatile), damaged }
         }
     }
 }
