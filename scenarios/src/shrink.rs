@@ -1,11 +1,13 @@
 //! The shrinker: from a failing seed to a minimal fault schedule that still
 //! fails the same way.
 //!
-//! 1. Run the seed as usual; the tap records every fault and crash decision
+//! 1. Run the seed as usual; SimFs records every fault and crash decision
 //!    (a [`Schedule`] keyed by filesystem-call index or simulated time).
 //! 2. Replay it **pinned**: the same plan and workload, no random fault or
-//!    crash, only the recorded decisions, injected by the tap. It must fail
-//!    the same way (same failure kind), or shrinking stops there.
+//!    crash, only the recorded decisions, which SimFs takes from the
+//!    schedule instead of drawing them (the same decision code either way).
+//!    It must fail the same way (same failure kind), or shrinking stops
+//!    there.
 //! 3. Delta-debug the decisions (ddmin): keep any subset whose pinned run
 //!    still fails the same way; then try each remaining torn crash as a
 //!    clean one.
