@@ -58,6 +58,7 @@ pub use plan::{
 };
 pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
 pub use scenario::{Registry, Scenario};
+pub use scenarios::SnapshotTask;
 pub use shrink::{ShrinkReport, shrink};
 pub use sweep::{Case, CaseResult, Cases, Shard, SweepConfig, SweepReport, cases, sweep};
 pub use trace::{Divergence, Trace, TraceEvent};

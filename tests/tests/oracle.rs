@@ -8,14 +8,12 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
-use faultline_engine::Database;
 use faultline_engine::fs::{File, Fs};
 use faultline_engine::snapshot::PAGE_MAGIC;
 use faultline_scenarios::{
-    EngineTask, FailureKind, Invariant, Plan, PlanError, RunConfig, Scenario, TaskStep, Violation,
-    WorkloadShape, report, run,
+    FailureKind, Invariant, Plan, PlanError, RunConfig, Scenario, SnapshotTask, WorkloadShape,
+    report, run,
 };
 use faultline_sim::{FaultClass, FaultConfig, Seed, SimRng};
 use faultline_tests::broken_fs::{Breakage, BrokenFs};
@@ -222,28 +220,6 @@ impl Breakage for PageBreakage {
     }
 }
 
-/// Takes a snapshot whenever one is due, every few milliseconds.
-#[derive(Debug)]
-struct Snapshotter;
-
-impl EngineTask for Snapshotter {
-    fn name(&self) -> &str {
-        "snapshotter"
-    }
-
-    fn interval(&mut self, _rng: &mut SimRng) -> Duration {
-        Duration::from_millis(2)
-    }
-
-    fn step(&mut self, db: &mut Database) -> Result<TaskStep, Violation> {
-        Ok(match db.snapshot_step() {
-            Ok(Some(offset)) => TaskStep::Done(format!("snapshot offset={offset}")),
-            Ok(None) => TaskStep::Idle,
-            Err(error) => TaskStep::Failed(error.to_string()),
-        })
-    }
-}
-
 /// A broken engine's snapshots, taken often, all full, with the whole log
 /// kept so that an open can always fall back to a full replay; no faults.
 struct BrokenSnapshots(PageBreakage);
@@ -265,7 +241,7 @@ impl Scenario for BrokenSnapshots {
         Plan::builder(seed)
             .options(options)
             .restarts(1)
-            .engine_task("snapshotter", || Box::new(Snapshotter), None)
+            .engine_task("snapshot", || Box::new(SnapshotTask::new(2)), None)
             .build()
     }
 
@@ -290,7 +266,9 @@ fn a_snapshot_failing_on_a_healthy_disk_is_caught() {
     let failure = result.outcome.failure().expect("the first snapshot fails");
     assert_eq!(failure.kind, FailureKind::Invariant(Invariant::FAILED_WITHOUT_FAULT), "{failure}");
     assert!(
-        failure.detail.starts_with("snapshotter: io error: op=write path=/db/snapshots/"),
+        failure
+            .detail
+            .starts_with("snapshot: snapshot failed: io error: op=write path=/db/snapshots/"),
         "{failure}"
     );
 }

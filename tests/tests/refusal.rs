@@ -7,36 +7,12 @@
 //! judge allows it; an engine told not to restore snapshots has only the
 //! whole log, and refusing on damage there is allowed too.
 
-use std::time::Duration;
-
 use faultline_engine::Options;
 use faultline_scenarios::{
-    EngineTask, Plan, PlanError, PlannedCrash, RunConfig, RunMode, RunReport, Scenario, TaskStep,
-    Violation, WorkloadShape, run,
+    Plan, PlanError, PlannedCrash, RunConfig, RunMode, RunReport, Scenario, SnapshotTask,
+    WorkloadShape, run,
 };
-use faultline_sim::{CallOutcome, CrashMode, Decision, Op, PinnedFault, Schedule, Seed, SimRng};
-
-/// Takes a snapshot whenever one is due.
-#[derive(Debug)]
-struct Snapshotter;
-
-impl EngineTask for Snapshotter {
-    fn name(&self) -> &str {
-        "snapshotter"
-    }
-
-    fn interval(&mut self, _rng: &mut SimRng) -> Duration {
-        Duration::from_millis(2)
-    }
-
-    fn step(&mut self, db: &mut faultline_engine::Database) -> Result<TaskStep, Violation> {
-        Ok(match db.snapshot_step() {
-            Ok(Some(offset)) => TaskStep::Done(format!("snapshot offset={offset}")),
-            Ok(None) => TaskStep::Idle,
-            Err(error) => TaskStep::Failed(error.to_string()),
-        })
-    }
-}
+use faultline_sim::{CallOutcome, CrashMode, Decision, Op, PinnedFault, Schedule, Seed};
 
 /// Small segments, a snapshot on every rotation, the whole log kept,
 /// faults on during recovery (only pinned ones fire: none is drawn).
@@ -63,7 +39,7 @@ impl Scenario for Rotating {
             .workload(workload)
             .recovery_faults(true)
             .crash(PlannedCrash::AtTime { ms: 150, mode: CrashMode::ProcessCrash })
-            .engine_task("snapshotter", || Box::new(Snapshotter), None)
+            .engine_task("snapshot", || Box::new(SnapshotTask::new(2)), None)
             .build()
     }
 }

@@ -19,7 +19,6 @@
 //! told).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
 use std::sync::Arc;
 
 use faultline_sim::{DiskImage, FileImage, FsRecord, NodeId, Op, View};
@@ -75,43 +74,32 @@ struct Subtree {
 }
 
 impl Subtree {
-    fn of(image: &DiskImage, prefix: &str) -> Subtree {
+    fn of(image: &DiskImage, dir: &str) -> Subtree {
         Subtree {
-            files: subtree_files(image, prefix)
+            files: Subtree::files(image, dir)
                 .map(|(path, id, version, hurt)| (path.to_owned(), id, version, hurt))
                 .collect(),
-            dirs: subtree_dirs(image, prefix).map(str::to_owned).collect(),
+            dirs: image.dirs_under(dir).cloned().collect(),
         }
     }
 
-    /// Whether `image` holds this under `prefix`, without copying a path.
-    fn matches(&self, image: &DiskImage, prefix: &str) -> bool {
+    /// Whether `image` holds this under `dir`, without copying a path.
+    fn matches(&self, image: &DiskImage, dir: &str) -> bool {
         let files = self
             .files
             .iter()
             .map(|(path, id, version, hurt)| (path.as_str(), *id, *version, *hurt));
-        subtree_files(image, prefix).eq(files)
-            && subtree_dirs(image, prefix).eq(self.dirs.iter().map(String::as_str))
+        Subtree::files(image, dir).eq(files) && image.dirs_under(dir).eq(self.dirs.iter())
     }
-}
 
-fn subtree_files<'a>(
-    image: &'a DiskImage,
-    prefix: &'a str,
-) -> impl Iterator<Item = (&'a str, NodeId, u64, bool)> + 'a {
-    image
-        .files
-        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-        .take_while(move |(path, _)| path.starts_with(prefix))
-        .map(|(path, file)| (path.as_str(), file.id, file.version, !file.damaged.is_empty()))
-}
-
-fn subtree_dirs<'a>(image: &'a DiskImage, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    image
-        .dirs
-        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-        .take_while(move |path| path.starts_with(prefix))
-        .map(String::as_str)
+    fn files<'a>(
+        image: &'a DiskImage,
+        dir: &str,
+    ) -> impl Iterator<Item = (&'a str, NodeId, u64, bool)> + use<'a> {
+        image
+            .files_under(dir)
+            .map(|(path, file)| (path.as_str(), file.id, file.version, !file.damaged.is_empty()))
+    }
 }
 
 impl Reads {
@@ -125,14 +113,14 @@ impl Reads {
     /// The snapshots of `image` as [`snapshots`] reads them with nothing
     /// counted as damaged beyond what the image marks.
     fn snapshots(&mut self, image: &DiskImage) -> Arc<Vec<Snapshot>> {
-        let prefix = format!("{}/", snapshots_dir());
+        let dir = snapshots_dir();
         if let Some((subtree, snapshots)) = &self.snapshots
-            && subtree.matches(image, &prefix)
+            && subtree.matches(image, &dir)
         {
             return Arc::clone(snapshots);
         }
         let snapshots = Arc::new(snapshots_read(image, &BTreeSet::new(), self));
-        self.snapshots = Some((Subtree::of(image, &prefix), Arc::clone(&snapshots)));
+        self.snapshots = Some((Subtree::of(image, &dir), Arc::clone(&snapshots)));
         snapshots
     }
 
@@ -163,13 +151,12 @@ pub(super) fn segments(image: &DiskImage, damaged: &BTreeSet<NodeId>) -> Vec<Seg
 }
 
 fn segments_read(image: &DiskImage, damaged: &BTreeSet<NodeId>, reads: &mut Reads) -> Vec<Segment> {
-    let prefix = format!("{}/", log_dir());
+    let dir = log_dir();
     let mut segments: Vec<Segment> = image
-        .files
-        .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-        .take_while(|(path, _)| path.starts_with(&prefix))
+        .files_under(&dir)
         .filter_map(|(path, file)| {
-            let name_offset = parse_segment_name(&path[prefix.len()..])?;
+            // A file deeper down has a `/` in its name: not a segment name.
+            let name_offset = parse_segment_name(&path[dir.len() + 1..])?;
             Some(Segment {
                 name_offset,
                 damaged: !file.damaged.is_empty() || damaged.contains(&file.id),

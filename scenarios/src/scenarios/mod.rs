@@ -13,6 +13,8 @@ mod poisoned_writes;
 mod rotation_snapshots;
 mod snapshot_suffix_replay;
 mod snapshotting;
+
+pub use snapshotting::SnapshotTask;
 mod swarm;
 mod torn_tail;
 

@@ -18,8 +18,18 @@ use crate::plan::{EngineTask, PlanBuilder, TaskStep};
 /// fault fired or a crash struck during the step, and the recovery checks
 /// judge what it left behind.
 #[derive(Debug)]
-pub(crate) struct SnapshotTask {
+pub struct SnapshotTask {
     interval_ms_max: u64,
+}
+
+impl SnapshotTask {
+    /// A task stepping every 1 to `interval_ms_max` (at least 1) simulated
+    /// milliseconds. Registered alone it brings no check;
+    /// the built-in scenarios register it with [`SnapshotChecker`].
+    pub fn new(interval_ms_max: u64) -> Self {
+        assert!(interval_ms_max >= 1, "a snapshot task steps at least every millisecond");
+        SnapshotTask { interval_ms_max }
+    }
 }
 
 impl EngineTask for SnapshotTask {
@@ -48,7 +58,7 @@ impl EngineTask for SnapshotTask {
 pub(crate) fn with_snapshots(builder: PlanBuilder, interval_ms_max: u64) -> PlanBuilder {
     builder.engine_task(
         "snapshot",
-        move || Box::new(SnapshotTask { interval_ms_max }),
+        move || Box::new(SnapshotTask::new(interval_ms_max)),
         Some(Arc::new(|| Box::new(SnapshotChecker) as Box<dyn Checker>)),
     )
 }

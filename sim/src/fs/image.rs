@@ -62,26 +62,43 @@ impl DiskImage {
     /// The names directly inside directory `dir` (files and directories),
     /// sorted; empty if there is no such directory.
     pub fn list(&self, dir: &str) -> Vec<String> {
-        let prefix = if dir.ends_with('/') { dir.to_owned() } else { format!("{dir}/") };
-        let under = |keys: &mut dyn Iterator<Item = &String>| -> Vec<String> {
-            keys.take_while(|path| path.starts_with(&prefix))
-                .filter_map(|path| {
-                    let rest = &path[prefix.len()..];
-                    (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_owned())
-                })
-                .collect()
-        };
-        let mut names = under(&mut self.files.range(prefix.clone()..).map(|(path, _)| path));
-        names.extend(under(&mut self.dirs.range(prefix.clone()..)));
+        let prefix = under_prefix(dir);
+        let paths = self.files_under(dir).map(|(path, _)| path).chain(self.dirs_under(dir));
+        let mut names: Vec<String> = paths
+            .filter_map(|path| {
+                let rest = &path[prefix.len()..];
+                (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_owned())
+            })
+            .collect();
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// Every file under directory `dir`, at any depth, in path order.
+    pub fn files_under<'a>(
+        &'a self,
+        dir: &str,
+    ) -> impl Iterator<Item = (&'a String, &'a FileImage)> + use<'a> {
+        let prefix = under_prefix(dir);
+        self.files.range(prefix.clone()..).take_while(move |(path, _)| path.starts_with(&prefix))
+    }
+
+    /// Every directory under directory `dir`, at any depth, in path order.
+    pub fn dirs_under<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a String> + use<'a> {
+        let prefix = under_prefix(dir);
+        self.dirs.range(prefix.clone()..).take_while(move |path| path.starts_with(&prefix))
     }
 
     /// Whether `path` is a directory of the image.
     pub fn is_dir(&self, path: &str) -> bool {
         self.dirs.contains(path)
     }
+}
+
+/// `dir` with one trailing `/`: what every path under it starts with.
+fn under_prefix(dir: &str) -> String {
+    if dir.ends_with('/') { dir.to_owned() } else { format!("{dir}/") }
 }
 
 fn join(dir: &str, name: &str) -> String {
