@@ -31,6 +31,7 @@
 //! ```
 
 pub mod corpus;
+pub mod coverage;
 mod exhaust;
 pub mod judge;
 pub mod model;
@@ -60,6 +61,8 @@ pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
 pub use scenario::{Registry, Scenario};
 pub use scenarios::SnapshotTask;
 pub use shrink::{ShrinkReport, shrink};
-pub use sweep::{Case, CaseResult, Cases, Shard, SweepConfig, SweepReport, cases, sweep};
+pub use sweep::{
+    Case, CaseResult, Cases, Directed, Shard, SweepConfig, SweepReport, cases, focus_for, sweep,
+};
 pub use trace::{Divergence, Trace, TraceEvent};
 pub use workload::{RandomTransactions, TxGenerator, TxOp, WorkloadShape};

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline_scenarios::{
-    Registry, RunConfig, RunMode, RunReport, Scenario, Schedule, Shard, SweepConfig, corpus,
-    exhaust, report, run, run_checking_determinism, shrink, sweep,
+    Directed, Registry, RunConfig, RunMode, RunReport, Scenario, Schedule, Shard, SweepConfig,
+    corpus, exhaust, report, run, run_checking_determinism, shrink, sweep,
 };
-use faultline_sim::{CrashMode, Seed};
+use faultline_sim::{CrashMode, Focus, Seed};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Deterministic simulation testing for faultline's storage engine.
@@ -90,6 +90,14 @@ struct RunArgs {
     /// Print one line per case (outcome and trace hash).
     #[arg(long, short)]
     verbose: bool,
+    /// Fail (after writing the results) if a scenario's must-reach
+    /// situation was never reached: the nightly sweep's check.
+    #[arg(long)]
+    must_reach: bool,
+    /// Directed search: aim half the cases of `swarm` (or of `all`
+    /// scenarios, or `off`) at (site, strike) pairs not reached yet.
+    #[arg(long, default_value = "swarm", value_parser = parse_directed)]
+    directed: Directed,
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +122,10 @@ struct ReplayArgs {
     /// Print the fault schedule the run made.
     #[arg(long)]
     show_schedule: bool,
+    /// The strike directed search aimed at a site (`site=strike#nth`, as
+    /// a failure's repro line names it).
+    #[arg(long, value_parser = parse_focus)]
+    focus: Option<Focus>,
     /// Run twice and compare the traces.
     #[arg(long)]
     check_determinism: bool,
@@ -130,6 +142,9 @@ struct ShrinkArgs {
     /// The most runs to spend.
     #[arg(long, default_value_t = 400)]
     runs_max: usize,
+    /// The case's focus, if its repro line names one.
+    #[arg(long, value_parser = parse_focus)]
+    focus: Option<Focus>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -157,6 +172,14 @@ struct ExhaustArgs {
 
 fn parse_seed(text: &str) -> Result<Seed, String> {
     text.parse::<Seed>().map_err(|e| format!("bad seed {text:?} (hex 0x... or decimal): {e}"))
+}
+
+fn parse_directed(text: &str) -> Result<Directed, String> {
+    text.parse()
+}
+
+fn parse_focus(text: &str) -> Result<Focus, String> {
+    text.parse()
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -264,6 +287,7 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
         time_budget: args.time.map(Duration::from_secs_f64),
         check_determinism: args.check_determinism,
         run: RunConfig::default(),
+        directed: args.directed,
     };
     let bar = progress_bar(cases.len());
     let mut failed = 0u64;
@@ -287,7 +311,11 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
         }
     }
     emit(&args, &result, shard)?;
-    Ok(result.failures.is_empty())
+    let never = if args.must_reach { result.never_reached() } else { Vec::new() };
+    for (scenario, situation) in &never {
+        eprintln!("must-reach situation never reached: {scenario}: {situation}");
+    }
+    Ok(result.failures.is_empty() && never.is_empty())
 }
 
 fn emit(
@@ -298,12 +326,14 @@ fn emit(
     let text = match args.format {
         Format::Human => {
             print!("{}", report::summary_table(result));
+            print!("{}", report::coverage_table(result));
             return Ok(());
         }
         Format::Json => report::json(result, &shard.to_string()),
         Format::Junit => report::junit(result),
     };
     eprint!("{}", report::summary_table(result));
+    eprint!("{}", report::coverage_table(result));
     match &args.output {
         Some(path) => {
             std::fs::write(path, text).map_err(|e| Usage(format!("{}: {e}", path.display())))
@@ -321,8 +351,13 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
         Some(schedule) => RunMode::Pinned(schedule),
         None => RunMode::Random,
     };
-    let config =
-        RunConfig { mode, keep_trace: args.trace, keep_calls: args.calls, ..RunConfig::default() };
+    let config = RunConfig {
+        mode,
+        keep_trace: args.trace,
+        keep_calls: args.calls,
+        focus: args.focus,
+        ..RunConfig::default()
+    };
     let result = if args.check_determinism {
         run_checking_determinism(scenario.as_ref(), args.seed, &config)
     } else {
@@ -362,7 +397,7 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
 
 fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
     let scenario = scenario(registry, &args.scenario)?;
-    let result = shrink(scenario.as_ref(), args.seed, args.runs_max).map_err(Usage)?;
+    let result = shrink(scenario.as_ref(), args.seed, args.focus, args.runs_max).map_err(Usage)?;
     print!("{}", report::failure_text(&result.original));
     println!(
         "recorded schedule: {} decisions: {}",

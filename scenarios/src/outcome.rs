@@ -206,12 +206,21 @@ pub struct RunReport {
     pub calls: Vec<faultline_sim::CallRecord>,
     /// Counters.
     pub stats: RunStats,
+    /// The strike directed search aimed at a site, if any: part of the
+    /// run's identity (its repro names it).
+    pub focus: Option<faultline_sim::Focus>,
+    /// What the run reached: sites, strikes, situations.
+    pub coverage: crate::coverage::Coverage,
 }
 
 impl RunReport {
     /// The one-line command that replays this run.
     pub fn repro_command(&self) -> String {
-        repro_command(&self.scenario, self.seed)
+        let mut command = repro_command(&self.scenario, self.seed);
+        if let Some(focus) = &self.focus {
+            command.push_str(&format!(" --focus {focus}"));
+        }
+        command
     }
 }
 

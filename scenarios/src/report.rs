@@ -153,6 +153,92 @@ fn stats_json(s: &RunStats) -> serde_json::Value {
     })
 }
 
+/// The fault-site coverage of a sweep: for each site called, its calls,
+/// the strikes that reached it, and those in play that never did; then
+/// the timed crashes, each scenario's situations, and how fast the pairs
+/// were reached.
+pub fn coverage_table(sweep: &SweepReport) -> String {
+    let coverage = &sweep.coverage;
+    let mut text = String::new();
+    let (reached, universe) = coverage.reached_of();
+    let _ = writeln!(
+        text,
+        "fault-site coverage: {reached} of {universe} (site, strike) pairs reached; \
+         {} cases aimed by directed search",
+        sweep.focused
+    );
+    let _ = writeln!(text, "  {:<58} {:>8}  reached / never reached", "site", "calls");
+    for (site, calls) in &coverage.calls {
+        let mut hit = Vec::new();
+        let mut never = Vec::new();
+        for strike in coverage.in_play.iter().filter(|s| s.applies_to(site.op)) {
+            match coverage.hits(&(*site, *strike)) {
+                0 => never.push(strike.name().to_owned()),
+                n => hit.push(format!("{strike}={n}")),
+            }
+        }
+        let hit = if hit.is_empty() { "-".to_owned() } else { hit.join(" ") };
+        let never =
+            if never.is_empty() { String::new() } else { format!(" / never: {}", never.join(" ")) };
+        let _ = writeln!(text, "  {:<58} {:>8}  {hit}{never}", site.to_string(), calls);
+    }
+    if !coverage.timed_crashes.is_empty() {
+        let timed: Vec<String> = coverage
+            .timed_crashes
+            .iter()
+            .map(|((gap, mode), n)| format!("{} {}={n}", gap.name(), mode.name()))
+            .collect();
+        let _ = writeln!(text, "  crashes on a timer: {}", timed.join("; "));
+    }
+    for (scenario, coverage) in &sweep.coverage_by_scenario {
+        for (situation, n) in &coverage.situations {
+            let state = if *n == 0 { "NEVER REACHED".to_owned() } else { format!("reached {n}x") };
+            let _ = writeln!(text, "  situation {scenario}: {situation}: {state}");
+        }
+    }
+    text
+}
+
+fn coverage_json(sweep: &SweepReport) -> serde_json::Value {
+    let coverage = &sweep.coverage;
+    let pairs: Vec<_> = coverage
+        .universe()
+        .into_iter()
+        .map(|pair| {
+            json!({
+                "site": pair.0.to_string(),
+                "strike": pair.1.name(),
+                "hits": coverage.hits(&pair),
+            })
+        })
+        .collect();
+    let calls: serde_json::Map<String, serde_json::Value> =
+        coverage.calls.iter().map(|(site, n)| (site.to_string(), json!(n))).collect();
+    let timed: serde_json::Map<String, serde_json::Value> = coverage
+        .timed_crashes
+        .iter()
+        .map(|((gap, mode), n)| (format!("{} {}", gap.name(), mode.name()), json!(n)))
+        .collect();
+    let situations: serde_json::Map<String, serde_json::Value> = sweep
+        .coverage_by_scenario
+        .iter()
+        .filter(|(_, c)| !c.situations.is_empty())
+        .map(|(scenario, c)| (scenario.clone(), json!(c.situations)))
+        .collect();
+    let (reached, universe) = coverage.reached_of();
+    json!({
+        "reached": reached,
+        "universe": universe,
+        "focused_cases": sweep.focused,
+        "calls": calls,
+        "pairs": pairs,
+        "unreached": coverage.unreached().iter().map(|(site, strike)| format!("{site}={strike}")).collect::<Vec<_>>(),
+        "timed_crashes": timed,
+        "situations": situations,
+        "growth": sweep.growth.iter().map(|(cases, pairs)| json!([cases, pairs])).collect::<Vec<_>>(),
+    })
+}
+
 /// The sweep as JSON: every case, every failure in full, the counters.
 pub fn json(sweep: &SweepReport, shard: &str) -> String {
     let cases: Vec<_> = sweep
@@ -165,6 +251,7 @@ pub fn json(sweep: &SweepReport, shard: &str) -> String {
                 "outcome": r.label,
                 "trace_hash": format!("{:#018x}", r.trace_hash),
                 "wall_ms": r.wall.as_secs_f64() * 1e3,
+                "focus": r.focus.map(|f| f.to_string()),
             })
         })
         .collect();
@@ -183,6 +270,7 @@ pub fn json(sweep: &SweepReport, shard: &str) -> String {
                 "fired": r.fired,
                 "schedule": r.schedule.to_string(),
                 "repro": r.repro_command(),
+                "focus": r.focus.map(|f| f.to_string()),
                 "stats": stats_json(&r.stats),
             })
         })
@@ -196,6 +284,7 @@ pub fn json(sweep: &SweepReport, shard: &str) -> String {
         "cases": cases,
         "failures": failures,
         "scenarios": scenarios,
+        "coverage": coverage_json(sweep),
     });
     serde_json::to_string_pretty(&value).expect("json values serialize")
 }

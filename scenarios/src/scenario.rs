@@ -13,6 +13,7 @@ use std::sync::Arc;
 use faultline_engine::fs::Fs;
 use faultline_sim::Seed;
 
+use crate::coverage::Situation;
 use crate::judge::Invariant;
 use crate::plan::{Plan, PlanError};
 
@@ -32,6 +33,12 @@ pub trait Scenario: Send + Sync {
     /// ones), so that reports and the regression corpus know their names.
     /// Default: none.
     fn invariants(&self) -> Vec<Invariant> {
+        Vec::new()
+    }
+
+    /// The situations a sweep of this scenario must reach at least once
+    /// (`ci/nightly.sh` fails, naming one never reached). Default: none.
+    fn must_reach(&self) -> Vec<Situation> {
         Vec::new()
     }
 

@@ -15,7 +15,7 @@
 //! The result replays with `faultline replay --scenario S --seed X
 //! --schedule '...'`.
 
-use faultline_sim::{Decision, Schedule, Seed};
+use faultline_sim::{Decision, Focus, Schedule, Seed};
 
 use crate::outcome::{FailureKind, RunReport};
 use crate::runner::{RunConfig, RunMode, run};
@@ -40,29 +40,27 @@ pub struct ShrinkReport {
 impl ShrinkReport {
     /// The one-line command that replays the minimal schedule.
     pub fn repro_command(&self) -> String {
-        format!(
-            "{} --schedule '{}'",
-            crate::outcome::repro_command(&self.original.scenario, self.original.seed),
-            self.minimal
-        )
+        format!("{} --schedule '{}'", self.original.repro_command(), self.minimal)
     }
 }
 
-/// Shrinks `scenario` at `seed`, making at most `runs_max` runs. Errs if
-/// the seed does not fail.
+/// Shrinks `scenario` at `seed` (with directed search's `focus`, if the
+/// case had one), making at most `runs_max` runs. Errs if the seed does
+/// not fail.
 pub fn shrink(
     scenario: &dyn Scenario,
     seed: Seed,
+    focus: Option<Focus>,
     runs_max: usize,
 ) -> Result<ShrinkReport, String> {
-    let original = run(scenario, seed, &RunConfig::default());
+    let original = run(scenario, seed, &RunConfig { focus, ..RunConfig::default() });
     let Some(failure) = original.outcome.failure() else {
         return Err(format!("{} seed {seed} does not fail: nothing to shrink", scenario.name()));
     };
     if failure.kind == FailureKind::Nondeterminism {
         return Err("a nondeterministic run cannot be shrunk".to_owned());
     }
-    let mut shrinker = Shrinker { scenario, seed, kind: failure.kind, runs: 1, runs_max };
+    let mut shrinker = Shrinker { scenario, seed, focus, kind: failure.kind, runs: 1, runs_max };
     let full = original.schedule.clone();
     let Some(full_report) = shrinker.fails(&full) else {
         return Ok(ShrinkReport {
@@ -82,6 +80,8 @@ pub fn shrink(
 struct Shrinker<'a> {
     scenario: &'a dyn Scenario,
     seed: Seed,
+    /// The case's focus: it adjusts the plan the pinned runs replay.
+    focus: Option<Focus>,
     kind: FailureKind,
     runs: usize,
     runs_max: usize,
@@ -91,7 +91,11 @@ impl Shrinker<'_> {
     /// The pinned run of `schedule`, if it fails the same way.
     fn fails(&mut self, schedule: &Schedule) -> Option<RunReport> {
         self.runs += 1;
-        let config = RunConfig { mode: RunMode::Pinned(schedule.clone()), ..RunConfig::default() };
+        let config = RunConfig {
+            mode: RunMode::Pinned(schedule.clone()),
+            focus: self.focus,
+            ..RunConfig::default()
+        };
         let report = run(self.scenario, self.seed, &config);
         let same = report.outcome.failure().is_some_and(|f| f.kind == self.kind);
         same.then_some(report)

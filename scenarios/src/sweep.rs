@@ -10,8 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use faultline_sim::Seed;
+use faultline_sim::{Focus, Seed, Stream};
+use parking_lot::{Condvar, Mutex};
+use rand::RngExt;
 
+use crate::coverage::{Coverage, choose_focus};
 use crate::outcome::{RunReport, RunStats};
 use crate::runner::{RunConfig, run, run_checking_determinism};
 use crate::scenario::Scenario;
@@ -123,6 +126,121 @@ impl Cases {
     }
 }
 
+/// Which cases directed search aims at unreached (site, strike) pairs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Directed {
+    /// None: every case as its seed draws it (uniform seeds).
+    Off,
+    /// Half the cases of the `swarm` scenario (the default).
+    #[default]
+    Swarm,
+    /// Half the cases of every scenario.
+    All,
+}
+
+impl Directed {
+    fn applies_to(self, scenario: &str) -> bool {
+        match self {
+            Directed::Off => false,
+            Directed::Swarm => scenario == "swarm",
+            Directed::All => true,
+        }
+    }
+}
+
+impl FromStr for Directed {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "off" => Ok(Directed::Off),
+            "swarm" => Ok(Directed::Swarm),
+            "all" => Ok(Directed::All),
+            _ => Err(format!("bad directed mode {text:?}: off, swarm or all")),
+        }
+    }
+}
+
+/// The focus directed search gives a case: for half the seeds (the seed
+/// decides which), a strike at a pair `reached` has not reached yet.
+/// Which pair depends on what the sweep reached before the case started,
+/// so a focused case's report names its focus, and its repro replays it.
+pub fn focus_for(seed: Seed, reached: &Coverage) -> Option<Focus> {
+    let mut rng = seed.sub_rng(Stream::FaultMix, FOCUS_STREAM);
+    if !rng.random_bool(0.5) {
+        return None;
+    }
+    choose_focus(reached, rng.random())
+}
+
+/// The sub-stream of the fault-mix stream a case's focus is drawn from
+/// (plans draw their mix from the stream itself, not its sub-streams).
+const FOCUS_STREAM: u32 = 0xd1;
+
+/// Cases per batch of directed search: a case aims at what the batches
+/// two and more before its own reached.
+const BATCH: u64 = 32;
+
+/// What directed search aims by, kept so that a sweep's results do not
+/// depend on `jobs` or timing: case `j` (of batch `j / BATCH`) sees the
+/// coverage of every batch before the one before its own, and waits until
+/// those are done. Cases are taken in order, so the cases it waits for are
+/// all running or done: it never waits for itself.
+#[derive(Default)]
+struct Reached {
+    state: Mutex<ReachedState>,
+    frozen_more: Condvar,
+}
+
+#[derive(Default)]
+struct ReachedState {
+    /// Each batch's cases done and coverage so far.
+    batches: Vec<(u64, Coverage)>,
+    /// The coverage of batches `..frozen_upto`, all done.
+    frozen: Coverage,
+    frozen_upto: u64,
+}
+
+impl Reached {
+    /// The coverage case `j` aims by, once it is known; `None` if
+    /// `give_up` says to stop waiting (out of time).
+    fn for_case(&self, j: u64, give_up: &dyn Fn() -> bool) -> Option<Coverage> {
+        let needed = (j / BATCH).saturating_sub(1);
+        let mut state = self.state.lock();
+        while state.frozen_upto < needed {
+            if give_up() {
+                return None;
+            }
+            self.frozen_more.wait_for(&mut state, Duration::from_millis(50));
+        }
+        Some(state.frozen.clone())
+    }
+
+    /// Case `j` is done with `coverage`; batches of `batch_len(k)` cases.
+    fn done(&self, j: u64, coverage: &Coverage, batch_len: &dyn Fn(u64) -> u64) {
+        let mut state = self.state.lock();
+        let batch = usize::try_from(j / BATCH).expect("a batch index fits");
+        if state.batches.len() <= batch {
+            state.batches.resize_with(batch + 1, Default::default);
+        }
+        state.batches[batch].0 += 1;
+        state.batches[batch].1.add(coverage);
+        let mut froze = false;
+        while let Some((done, _)) = state.batches.get(state.frozen_upto as usize)
+            && *done == batch_len(state.frozen_upto)
+        {
+            let k = state.frozen_upto as usize;
+            let batch = std::mem::take(&mut state.batches[k].1);
+            state.frozen.add(&batch);
+            state.frozen_upto += 1;
+            froze = true;
+        }
+        if froze {
+            self.frozen_more.notify_all();
+        }
+    }
+}
+
 /// How to sweep.
 #[derive(Clone, Debug)]
 pub struct SweepConfig {
@@ -134,6 +252,8 @@ pub struct SweepConfig {
     pub check_determinism: bool,
     /// How each case runs.
     pub run: RunConfig,
+    /// Which cases directed search aims. Default: swarm's.
+    pub directed: Directed,
 }
 
 /// One case's result, small enough to keep for every case.
@@ -149,6 +269,8 @@ pub struct CaseResult {
     pub trace_hash: u64,
     /// Wall time the case took.
     pub wall: Duration,
+    /// The strike directed search aimed, if any (a replay needs it).
+    pub focus: Option<Focus>,
 }
 
 /// What a sweep found.
@@ -166,10 +288,40 @@ pub struct SweepReport {
     pub wall: Duration,
     /// Whether the time budget stopped it before the cases ran out.
     pub stopped_by_time: bool,
+    /// What every case reached, added up.
+    pub coverage: Coverage,
+    /// What each scenario's cases reached (its situations included).
+    pub coverage_by_scenario: BTreeMap<String, Coverage>,
+    /// How the pairs struck grew: (cases done, distinct pairs struck),
+    /// one entry each time a case struck a new pair.
+    pub growth: Vec<(u64, usize)>,
+    /// Cases directed search aimed at a pair.
+    pub focused: u64,
 }
 
 impl SweepReport {
+    /// The declared situations no case reached, as `(scenario, situation)`.
+    pub fn never_reached(&self) -> Vec<(String, String)> {
+        self.coverage_by_scenario
+            .iter()
+            .flat_map(|(scenario, coverage)| {
+                coverage
+                    .situations
+                    .iter()
+                    .filter(|(_, n)| **n == 0)
+                    .map(move |(situation, _)| (scenario.clone(), situation.clone()))
+            })
+            .collect()
+    }
+
     fn add(&mut self, report: RunReport, wall: Duration) {
+        let before = self.coverage.struck.len();
+        self.coverage.add(&report.coverage);
+        self.coverage_by_scenario.entry(report.scenario.clone()).or_default().add(&report.coverage);
+        if self.coverage.struck.len() > before {
+            self.growth.push((self.results.len() as u64 + 1, self.coverage.struck.len()));
+        }
+        self.focused += u64::from(report.focus.is_some());
         self.stats.entry(report.scenario.clone()).or_default().add(&report.stats);
         *self
             .outcomes
@@ -183,6 +335,7 @@ impl SweepReport {
             label: report.outcome.label(),
             trace_hash: report.trace_hash,
             wall,
+            focus: report.focus,
         });
         if report.outcome.is_failure() {
             self.failures.push(report);
@@ -201,33 +354,54 @@ pub fn sweep(
     let next = AtomicU64::new(0);
     let out_of_time = AtomicBool::new(false);
     let mut report = SweepReport::default();
-    let (send, receive) = mpsc::channel::<(RunReport, Duration)>();
+    // What the sweep reached, for directed search to aim at what it did
+    // not.
+    let reached = Reached::default();
+    let batch_len = |k: u64| match cases.len() {
+        Some(total) => BATCH.min(total.saturating_sub(k * BATCH)),
+        None => BATCH,
+    };
+    let (send, receive) = mpsc::channel::<(u64, RunReport, Duration)>();
     std::thread::scope(|scope| {
         for _ in 0..config.jobs.max(1) {
             let send = send.clone();
-            let (next, out_of_time) = (&next, &out_of_time);
+            let (next, out_of_time_flag, reached) = (&next, &out_of_time, &reached);
             scope.spawn(move || {
                 loop {
                     if config.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
-                        out_of_time.store(true, Ordering::SeqCst);
+                        out_of_time_flag.store(true, Ordering::SeqCst);
                         return;
                     }
-                    let Some(case) = cases.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                    let j = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = cases.get(j) else { return };
                     let case_started = Instant::now();
+                    let mut run_config = config.run.clone();
+                    if run_config.focus.is_none()
+                        && config.directed.applies_to(case.scenario.name())
+                    {
+                        let out_of_time =
+                            || config.time_budget.is_some_and(|b| started.elapsed() >= b);
+                        let Some(coverage) = reached.for_case(j, &out_of_time) else {
+                            out_of_time_flag.store(true, Ordering::SeqCst);
+                            return;
+                        };
+                        run_config.focus = focus_for(case.seed, &coverage);
+                    }
                     let result = if config.check_determinism {
-                        run_checking_determinism(case.scenario.as_ref(), case.seed, &config.run)
+                        run_checking_determinism(case.scenario.as_ref(), case.seed, &run_config)
                     } else {
-                        run(case.scenario.as_ref(), case.seed, &config.run)
+                        run(case.scenario.as_ref(), case.seed, &run_config)
                     };
-                    if send.send((result, case_started.elapsed())).is_err() {
+                    if send.send((j, result, case_started.elapsed())).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(send);
-        for (result, wall) in receive {
+        for (j, result, wall) in receive {
             on_done(&result);
+            reached.done(j, &result.coverage, &batch_len);
             report.add(result, wall);
         }
     });

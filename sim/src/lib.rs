@@ -89,6 +89,7 @@ mod fault;
 mod fs;
 mod schedule;
 mod seed;
+mod site;
 mod trace;
 
 pub use fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE, TornFill};
@@ -98,4 +99,5 @@ pub use fs::{
 };
 pub use schedule::{CrashTrigger, Decision, PinnedFault, Schedule};
 pub use seed::{Seed, SimRng, Stream};
+pub use site::{Focus, Site, Strike};
 pub use trace::TraceHasher;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use faultline_scenarios::{
-    FailureKind, Plan, PlanError, Registry, RunConfig, Scenario, Shard, SweepConfig, WorkloadShape,
-    cases, run, run_checking_determinism, sweep,
+    Directed, FailureKind, Plan, PlanError, Registry, RunConfig, Scenario, Shard, SweepConfig,
+    WorkloadShape, cases, run, run_checking_determinism, sweep,
 };
 use faultline_sim::Seed;
 
@@ -39,12 +39,17 @@ fn a_sweep_on_two_threads_prints_the_hashes_a_replay_prints() {
         time_budget: None,
         check_determinism: false,
         run: RunConfig::default(),
+        directed: Directed::default(),
     };
     let result = sweep(&all, &config, &mut |_| {});
     assert_eq!(result.results.len(), 2 * registry.all().len());
     for case in &result.results {
         let scenario = registry.get(&case.scenario).unwrap();
-        let replay = run(scenario.as_ref(), case.seed, &RunConfig::default());
+        let replay = run(
+            scenario.as_ref(),
+            case.seed,
+            &RunConfig { focus: case.focus, ..RunConfig::default() },
+        );
         assert_eq!(replay.trace_hash, case.trace_hash, "{} seed={}", case.scenario, case.seed);
     }
 }
@@ -98,6 +103,7 @@ fn a_nondeterministic_scenario_is_caught_with_its_first_divergence() {
         time_budget: None,
         check_determinism: true,
         run: RunConfig::default(),
+        directed: Directed::default(),
     };
     let result = sweep(&cases(selected, vec![Seed(1)], 0, None, Shard::ALL), &config, &mut |_| {});
     let failing: Vec<&str> = result.failures.iter().map(|r| r.scenario.as_str()).collect();

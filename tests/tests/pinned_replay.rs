@@ -4,7 +4,9 @@
 //! hash included. Checked on every case of a sweep of every registered
 //! scenario over 20 seeds.
 
-use faultline_scenarios::{Registry, RunConfig, RunMode, Shard, SweepConfig, cases, run, sweep};
+use faultline_scenarios::{
+    Directed, Registry, RunConfig, RunMode, Shard, SweepConfig, cases, run, sweep,
+};
 
 /// Seeds per scenario.
 const SEEDS: u64 = 20;
@@ -18,6 +20,7 @@ fn replaying_the_recorded_schedule_of_every_case_reproduces_its_trace_hash() {
         time_budget: None,
         check_determinism: false,
         run: RunConfig::default(),
+        directed: Directed::default(),
     };
     let mut drawn = Vec::new();
     sweep(&all, &config, &mut |report| {
@@ -26,13 +29,16 @@ fn replaying_the_recorded_schedule_of_every_case_reproduces_its_trace_hash() {
             report.seed,
             report.trace_hash,
             report.schedule.clone(),
+            report.focus,
         ));
     });
     assert_eq!(drawn.len() as u64, SEEDS * registry.all().len() as u64);
     let (mut decisions, mut with_decisions) = (0, 0);
-    for (name, seed, hash, schedule) in drawn {
+    for (name, seed, hash, schedule, focus) in drawn {
         let scenario = registry.get(&name).unwrap();
-        let pinned = RunConfig { mode: RunMode::Pinned(schedule.clone()), ..RunConfig::default() };
+        // A focused case's plan is adjusted to its focus: the replay needs it.
+        let pinned =
+            RunConfig { mode: RunMode::Pinned(schedule.clone()), focus, ..RunConfig::default() };
         let replay = run(scenario.as_ref(), seed, &pinned);
         assert_eq!(
             replay.trace_hash, hash,

@@ -70,7 +70,7 @@ fn shrinking_a_broken_engine_keeps_fewer_decisions_that_still_fail() {
         .find(|(_, r)| r.outcome.is_failure() && r.schedule.len() >= 3)
         .expect("the broken engine fails some seed with several decisions");
     let kind = original.outcome.failure().unwrap().kind;
-    let shrunk = shrink(&scenario, seed, 300).unwrap();
+    let shrunk = shrink(&scenario, seed, None, 300).unwrap();
     assert!(shrunk.reproduced, "the pinned schedule reproduces the failure");
     assert!(
         shrunk.minimal.len() < original.schedule.len(),

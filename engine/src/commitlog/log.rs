@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::fs::phase::{self, Phase};
 use crate::fs::{DirEntry, EntryKind, File, Fs};
 
 use super::commit::{TRANSACTIONS_PER_COMMIT_MAX, commit_len, encode_commit};
@@ -67,6 +68,8 @@ pub struct Commitlog {
     offset_last: Option<u64>,
     /// The last transaction handed to the OS.
     offset_flushed: Option<u64>,
+    /// The last transaction synced, published or not.
+    offset_synced: Option<u64>,
     /// The last transaction known durable.
     offset_durable: Option<u64>,
     /// The epoch of the last commit (0 before any).
@@ -172,6 +175,7 @@ impl Commitlog {
         sync_parent(fs.as_ref(), dir)?;
         remove_rewrite_leftovers(fs.as_ref(), dir, &entries)?;
         let recovered = recovery::recover(fs.as_ref(), dir, &entries, verify_from)?;
+        let _rewrite = phase::enter(Phase::OpenRewrite);
         let head = match recovered.head {
             Some(head) => Some(Head {
                 file: rewrite_durably(fs.as_ref(), dir, &head.span, &head.bytes)?,
@@ -184,6 +188,7 @@ impl Commitlog {
             None => None,
         };
         fs.sync_dir(dir).map_err(|source| io_error("sync-dir", dir, source))?;
+        drop(_rewrite);
         let log = Commitlog {
             fs,
             dir: dir.to_owned(),
@@ -193,6 +198,7 @@ impl Commitlog {
             offset_next: recovered.tx_offset_next,
             offset_last: recovered.tx_offset_last,
             offset_flushed: recovered.tx_offset_last,
+            offset_synced: recovered.tx_offset_last,
             offset_durable: recovered.tx_offset_last,
             epoch_last: recovered.epoch_last,
             on_rotate: None,
@@ -280,6 +286,26 @@ impl Commitlog {
     /// With `commitlog poisoned: ...` if the write or the sync fails or the
     /// log is poisoned.
     pub fn sync(&mut self) {
+        self.sync_unpublished();
+        self.publish();
+    }
+
+    /// Moves [`Commitlog::durable_offset`] to what the last sync made
+    /// durable: the last part of [`Commitlog::sync`], for a caller that
+    /// lets time pass between a sync and telling anyone of it.
+    pub fn publish(&mut self) {
+        self.check_not_poisoned();
+        self.offset_durable = self.offset_synced;
+        self.assert_invariants();
+    }
+
+    /// Flushes and syncs as [`Commitlog::sync`] does, without moving
+    /// [`Commitlog::durable_offset`]: [`Commitlog::publish`] does that.
+    ///
+    /// # Panics
+    ///
+    /// As [`Commitlog::sync`].
+    pub fn sync_unpublished(&mut self) {
         self.flush();
         if let Some(head) = self.head.as_mut()
             && head.len_synced < head.len_flushed
@@ -295,7 +321,7 @@ impl Commitlog {
             }
             head.len_synced = head.len_flushed;
         }
-        self.offset_durable = self.offset_flushed;
+        self.offset_synced = self.offset_flushed;
         self.assert_invariants();
     }
 
@@ -354,6 +380,7 @@ impl Commitlog {
     /// gone for good.
     pub fn remove_segments_below(&mut self, keep_from: u64) -> Result<usize, io::Error> {
         self.check_not_poisoned();
+        let _phase = phase::enter(Phase::Retention);
         let mut spans = self.spans();
         let mut removable = 0;
         // A sealed segment ends where the next one starts.
@@ -462,6 +489,7 @@ impl Commitlog {
         let max = self.options.max_segment_size;
         let rotate = match &self.head {
             None => {
+                let _phase = phase::enter(Phase::FirstSegment);
                 self.head = Some(self.create_segment(min_tx_offset));
                 false
             }
@@ -478,7 +506,9 @@ impl Commitlog {
     /// Seals the head segment (flush, sync), creates the next one durably,
     /// then tells the hook.
     fn rotate(&mut self) {
+        let seal = phase::enter(Phase::RotationSeal);
         self.sync();
+        drop(seal);
         let sealed = self.head.take().expect("rotate needs a head segment");
         assert!(sealed.buffer.is_empty());
         assert_eq!(sealed.len_synced, sealed.len_flushed);
@@ -489,7 +519,9 @@ impl Commitlog {
         // Sealed before the next segment exists: if creating it poisons the
         // log, `segments` still tells the truth.
         self.sealed.push(sealed.span());
+        let create = phase::enter(Phase::RotationCreate);
         let head = self.create_segment(new_min_tx_offset);
+        drop(create);
         let info = RotationInfo {
             sealed_segment: sealed.path,
             sealed_min_tx_offset: sealed.min_tx_offset,
@@ -545,7 +577,8 @@ impl Commitlog {
     }
 
     fn assert_invariants(&self) {
-        assert!(self.offset_durable <= self.offset_flushed, "durable <= flushed");
+        assert!(self.offset_durable <= self.offset_synced, "durable <= synced");
+        assert!(self.offset_synced <= self.offset_flushed, "synced <= flushed");
         assert!(self.offset_flushed <= self.offset_last, "flushed <= last");
         assert!(self.offset_last.is_none_or(|last| last < self.offset_next));
         if let Some(head) = &self.head {

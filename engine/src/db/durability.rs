@@ -68,12 +68,14 @@ impl DurabilityQueue {
         self.pending.back().map(|c| c.offset)
     }
 
-    /// Appends the next batch to `log` as one commit, flushes and syncs it.
-    /// Returns the new durable offset, or `None` if nothing was queued.
+    /// Appends the next batch to `log` as one commit and hands it to the
+    /// OS. Returns the batch's last offset, or `None` if nothing was queued.
+    /// The caller then syncs it ([`Commitlog::sync_unpublished`]) and
+    /// publishes it ([`Commitlog::publish`]).
     ///
-    /// Panics with `commitlog poisoned: ...` if the log fails to write or
-    /// sync: the batch is then not durable, and nothing says it is.
-    pub(super) fn step(
+    /// Panics with `commitlog poisoned: ...` if the log fails to write: the
+    /// batch is then not durable, and nothing says it is.
+    pub(super) fn write(
         &mut self,
         log: &mut Commitlog,
         epoch: u64,
@@ -100,9 +102,9 @@ impl DurabilityQueue {
         let records: Vec<&[u8]> = batch.iter().map(|c| c.record.as_slice()).collect();
         log.append_commit(first, epoch, &records)
             .expect("the datastore hands the log contiguous offsets and fitting commits");
-        log.sync();
-        let durable = log.durable_offset();
-        assert_eq!(durable, Some(first + n as u64 - 1), "sync made the whole batch durable");
-        durable
+        log.flush();
+        let last = first + n as u64 - 1;
+        assert_eq!(log.flushed_offset(), Some(last), "the whole batch reached the OS");
+        Some(last)
     }
 }

@@ -40,6 +40,7 @@ use crate::datastore::{
     encoded_len,
 };
 use crate::fs::Fs;
+use crate::fs::phase::{self, Phase};
 use crate::snapshot::{Manifest, SnapshotError, SnapshotStore};
 use durability::{COMMIT_OVERHEAD, DurabilityQueue, RECORD_OVERHEAD};
 use snapshots::{RotationCounter, choose_snapshot};
@@ -87,6 +88,25 @@ pub struct Database {
     rotations: RotationCounter,
     /// The rotation count the last snapshot covered.
     rotations_snapshotted: u64,
+    /// The last offset of the durability step between its parts, if one is.
+    step_in_flight: Option<u64>,
+}
+
+/// A durability step between its parts: written, then synced, not yet
+/// published. Hand it back to [`Database::durability_sync`], then to
+/// [`Database::durability_publish`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a written step is durable only once synced and published"]
+pub struct DurabilityStep {
+    last: u64,
+    synced: bool,
+}
+
+impl DurabilityStep {
+    /// The last offset the step's commit holds.
+    pub fn last_offset(&self) -> u64 {
+        self.last
+    }
 }
 
 /// What opening found and did, for the caller's logs and the harness.
@@ -127,19 +147,29 @@ impl Database {
                 options.log.max_segment_size
             )));
         }
-        let store = SnapshotStore::open(Arc::clone(&fs), root)?;
+        let store = {
+            let _phase = phase::enter(Phase::OpenSnapshots);
+            SnapshotStore::open(Arc::clone(&fs), root)?
+        };
         let log_dir = root.join(LOG_DIR);
         // The newest snapshot makes the log below it unnecessary: an open
         // that damage there would stop verifies it only if it falls back
         // to an older snapshot (or the whole log) and reads it.
-        let newest = store.list()?.last().copied().filter(|_| options.snapshots.restore_on_open);
+        let newest = {
+            let _phase = phase::enter(Phase::OpenRestore);
+            store.list()?.last().copied().filter(|_| options.snapshots.restore_on_open)
+        };
         let verify_from = newest.map_or(0, |offset| offset.saturating_add(1));
-        let mut log = Commitlog::open_from(fs, &log_dir, options.log.clone(), verify_from)?;
+        let mut log = {
+            let _phase = phase::enter(Phase::OpenLog);
+            Commitlog::open_from(fs, &log_dir, options.log.clone(), verify_from)?
+        };
         let rotations = RotationCounter::default();
         rotations.subscribe(&mut log);
         let epoch = log.epoch() + 1;
         let mut report = OpenReport::default();
         let restored = if options.snapshots.restore_on_open {
+            let _phase = phase::enter(Phase::OpenRestore);
             choose_snapshot(&store, &log, &mut report.snapshots_rejected)?
         } else {
             None
@@ -163,8 +193,12 @@ impl Database {
             last_snapshot,
             rotations,
             rotations_snapshotted: 0,
+            step_in_flight: None,
         };
-        report.replayed = db.replay_history()?;
+        report.replayed = {
+            let _phase = phase::enter(Phase::OpenReplay);
+            db.replay_history()?
+        };
         if db.datastore.latest().offset().is_none() {
             db.bootstrap();
             report.bootstrapped = true;
@@ -227,6 +261,7 @@ impl Database {
 
     /// Commits the bootstrap transaction at offset 0 and makes it durable.
     fn bootstrap(&mut self) {
+        let _phase = phase::enter(Phase::Bootstrap);
         let committed = self.datastore.commit_bootstrap();
         assert_eq!(committed.offset, 0);
         self.queue.push(committed);
@@ -267,18 +302,72 @@ impl Database {
     /// With `commitlog poisoned: ...` if the log fails to write or sync.
     /// The database must then be dropped and opened again.
     pub fn durability_step(&mut self) -> Option<u64> {
+        let mut step = self.durability_write()?;
+        self.durability_sync(&mut step);
+        Some(self.durability_publish(step))
+    }
+
+    /// The first part of a durability step: appends everything queued (up
+    /// to the step's bounds) as one commit and hands it to the OS. `None`
+    /// if nothing was queued. One step at a time: the next starts after
+    /// this one is published.
+    ///
+    /// # Panics
+    ///
+    /// With `commitlog poisoned: ...` if the write fails; also if a step
+    /// is already in flight (a caller's bug).
+    pub fn durability_write(&mut self) -> Option<DurabilityStep> {
+        // A step whose sync poisoned the log stays in flight: the log
+        // refuses the next write with the poison panic below.
+        assert!(
+            self.step_in_flight.is_none() || self.log.is_poisoned(),
+            "one durability step at a time"
+        );
+        let _phase = phase::enter(Phase::DurabilityWrite);
         let commit_size_max = self.options.log.commit_size_max();
-        let durable = self.queue.step(
+        let last = self.queue.write(
             &mut self.log,
             self.epoch,
             &self.options.durability,
             commit_size_max,
         )?;
         assert!(
-            Some(durable) <= self.datastore.latest().offset(),
-            "nothing is durable before it committed"
+            Some(last) <= self.datastore.latest().offset(),
+            "nothing is written before it committed"
         );
-        Some(durable)
+        self.step_in_flight = Some(last);
+        Some(DurabilityStep { last, synced: false })
+    }
+
+    /// The second part: syncs the step's commit. Nothing is acknowledged
+    /// yet.
+    ///
+    /// # Panics
+    ///
+    /// With `commitlog poisoned: ...` if the sync fails; also if `step` is
+    /// not the one in flight or was synced already.
+    pub fn durability_sync(&mut self, step: &mut DurabilityStep) {
+        assert_eq!(self.step_in_flight, Some(step.last), "the step in flight");
+        assert!(!step.synced, "a step is synced once");
+        let _phase = phase::enter(Phase::DurabilitySync);
+        self.log.sync_unpublished();
+        step.synced = true;
+    }
+
+    /// The last part: publishes the new durable offset (acknowledging the
+    /// step's transactions) and returns it.
+    ///
+    /// # Panics
+    ///
+    /// If `step` is not the one in flight or was not synced.
+    pub fn durability_publish(&mut self, step: DurabilityStep) -> u64 {
+        assert_eq!(self.step_in_flight, Some(step.last), "the step in flight");
+        assert!(step.synced, "a step is published after its sync");
+        self.log.publish();
+        self.step_in_flight = None;
+        let durable = self.log.durable_offset();
+        assert_eq!(durable, Some(step.last), "the sync made the whole batch durable");
+        step.last
     }
 
     /// Takes a snapshot if one is due (see [`Database::prepare_snapshot`]),

@@ -17,12 +17,14 @@
 //!   nothing about what reached the disk (a prefix of a write may have, a
 //!   failed sync may have dropped dirty data). Callers must not retry.
 
+pub mod phase;
 mod real;
 
 use std::fmt;
 use std::io;
 use std::path::Path;
 
+pub use phase::{Phase, PhaseStack};
 pub use real::RealFs;
 
 /// The kind of a directory entry.

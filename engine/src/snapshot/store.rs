@@ -23,6 +23,7 @@ use super::format::{
     encode_manifest, encode_page, stored_crc,
 };
 use crate::datastore::{CommittedState, Table, TableId};
+use crate::fs::phase::{self, Phase};
 use crate::fs::{EntryKind, File, Fs};
 
 /// The snapshot directory inside the database directory.
@@ -172,6 +173,7 @@ impl SnapshotStore {
         let name = snapshot_dir_name(offset);
         let tmp_name = format!("{name}{TMP_SUFFIX}");
         let (tmp, path) = (self.dir.join(&tmp_name), self.dir.join(&name));
+        let write = phase::enter(Phase::SnapshotWrite);
         let entries = self.fs.list_dir(&self.dir).map_err(io_error("list-dir", &self.dir))?;
         if entries.iter().any(|e| e.name == tmp_name) {
             self.remove_dir(&tmp)?; // left by an earlier failed attempt
@@ -186,6 +188,7 @@ impl SnapshotStore {
             // snapshot, which recovery deletes, never a broken one under
             // its final name.
             tracing::info!(snapshot = %path.display(), "replacing an unfinished snapshot");
+            let _replace = phase::enter(Phase::SnapshotReplace);
             self.fs.rename(&path, &tmp).map_err(io_error("rename", &path))?;
             self.remove_dir(&tmp)?;
             self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
@@ -204,6 +207,8 @@ impl SnapshotStore {
         };
         write_file(self.fs.as_ref(), &tmp.join(MANIFEST), &encode_manifest(&manifest))?;
         self.fs.sync_dir(&tmp).map_err(io_error("sync-dir", &tmp))?;
+        drop(write);
+        let _publish = phase::enter(Phase::SnapshotPublish);
         self.fs.rename(&tmp, &path).map_err(io_error("rename", &tmp))?;
         self.fs.sync_dir(&self.dir).map_err(io_error("sync-dir", &self.dir))?;
         tracing::info!(snapshot = %path.display(), ?kind, "snapshot persisted");
@@ -347,6 +352,7 @@ impl SnapshotStore {
     /// restore the same state, then a new manifest committed by rename.
     /// Afterwards the snapshot needs no other directory.
     pub fn compact(&self, offset: u64) -> Result<Manifest, SnapshotError> {
+        let _phase = phase::enter(Phase::SnapshotCompact);
         let manifest = self.read_manifest(offset)?;
         if manifest.sources() == BTreeSet::from([offset]) {
             return Ok(manifest);
@@ -398,6 +404,7 @@ impl SnapshotStore {
     /// older manifest that needs what is about to be removed.
     pub fn prune(&self, retain: usize) -> Result<Option<u64>, SnapshotError> {
         assert!(retain >= 1, "pruning keeps at least one snapshot");
+        let _phase = phase::enter(Phase::SnapshotPrune);
         let offsets = self.list()?;
         let kept: Vec<u64> = offsets.iter().rev().take(retain).copied().collect();
         let mut needed: BTreeSet<u64> = kept.iter().copied().collect();
@@ -430,6 +437,7 @@ impl SnapshotStore {
     /// offset with other contents) and the name is free for a new one. The
     /// bytes stay for a human to look at.
     pub fn set_aside(&self, offset: u64) -> Result<(), SnapshotError> {
+        let _phase = phase::enter(Phase::SnapshotSetAside);
         let path = self.snapshot_path(offset);
         let aside = self.dir.join(format!("{}{REJECTED_SUFFIX}", snapshot_dir_name(offset)));
         if self.fs.list_dir(&aside).is_ok() {

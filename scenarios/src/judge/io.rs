@@ -29,7 +29,11 @@ struct InStep {
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub(super) struct IoChecker {
-    step: Option<InStep>,
+    /// The steps in progress: a durability step waits for the device
+    /// between its parts while other steps run.
+    steps: Vec<InStep>,
+    /// The step whose engine call is running: the calls are its.
+    active: Option<Step>,
     /// The generation of the process whose writer poisoned, until it is
     /// restarted.
     poisoned: Option<u64>,
@@ -50,19 +54,32 @@ impl Checker for IoChecker {
         match event {
             RunEvent::Fs(FsRecord::Call(call)) => self.call(call),
             RunEvent::Fs(FsRecord::Event(fs)) => {
-                if let Some(step) = &mut self.step {
+                if let Some(step) = self.active_step() {
                     step.marks += u64::from(!matches!(fs.happening, Happening::Damage { .. }));
                 }
                 Ok(())
             }
+            RunEvent::Incarnation(_) => {
+                self.steps.clear();
+                self.active = None;
+                Ok(())
+            }
             RunEvent::OpenStarting { .. } => self.start(Step::Open),
             RunEvent::StepStarted(step) => self.start(step.clone()),
+            RunEvent::StepResumed(step) => {
+                assert!(
+                    self.steps.iter().any(|s| s.step == *step),
+                    "the runner resumes only a step in progress: {step}"
+                );
+                self.active = Some(step.clone());
+                Ok(())
+            }
             RunEvent::Opened { .. } | RunEvent::OpenFailed { .. } => {
-                self.step = None;
+                self.take(&Step::Open);
                 Ok(())
             }
             RunEvent::DurabilityStepped { durable } => {
-                let step = self.step.take();
+                let step = self.take(&Step::Durability);
                 match step.filter(|s| s.failures > 0) {
                     Some(step) => Err(Violation::new(
                         Invariant::ERROR_SWALLOWED,
@@ -75,19 +92,19 @@ impl Checker for IoChecker {
                 }
             }
             RunEvent::TaskStepped { task, step: TaskStep::Failed(line) } => {
-                let step = self.step.take();
+                let step = self.take(&Step::Task(task.to_string()));
                 let met_fault = step.is_some_and(|s| s.marks > 0);
                 if met_fault || facts.faults.damaged || facts.faults.voided {
                     return Ok(());
                 }
                 Err(Violation::new(Invariant::FAILED_WITHOUT_FAULT, format!("{task}: {line}")))
             }
-            RunEvent::TaskStepped { .. } => {
-                self.step = None;
+            RunEvent::TaskStepped { task, .. } => {
+                self.take(&Step::Task(task.to_string()));
                 Ok(())
             }
             RunEvent::Poisoned { step, message, durable_before, durable_after } => {
-                let in_step = self.step.take();
+                let in_step = self.take(step);
                 self.poisoned = Some(self.generation);
                 poisoned(step, message, *durable_before, *durable_after, in_step)
             }
@@ -102,8 +119,24 @@ impl Checker for IoChecker {
 
 impl IoChecker {
     fn start(&mut self, step: Step) -> Result<(), Violation> {
-        self.step = Some(InStep { step, failures: 0, after_failure: Vec::new(), marks: 0 });
+        self.take(&step);
+        self.active = Some(step.clone());
+        self.steps.push(InStep { step, failures: 0, after_failure: Vec::new(), marks: 0 });
         Ok(())
+    }
+
+    /// Ends `step`, if it is in progress.
+    fn take(&mut self, step: &Step) -> Option<InStep> {
+        if self.active.as_ref() == Some(step) {
+            self.active = None;
+        }
+        let index = self.steps.iter().position(|s| s.step == *step)?;
+        Some(self.steps.remove(index))
+    }
+
+    fn active_step(&mut self) -> Option<&mut InStep> {
+        let active = self.active.as_ref()?;
+        self.steps.iter_mut().find(|s| s.step == *active)
     }
 
     fn call(&mut self, call: &CallRecord) -> Result<(), Violation> {
@@ -114,7 +147,7 @@ impl IoChecker {
                 format!("{} after the writer poisoned, before a restart", call_text(call)),
             ));
         }
-        if let Some(step) = &mut self.step {
+        if let Some(step) = self.active_step() {
             if matches!(call.outcome, CallOutcome::Failed(_) | CallOutcome::Crashed) {
                 step.failures += 1;
                 step.after_failure.clear();

@@ -134,6 +134,9 @@ pub enum RunEvent<'a> {
     },
     /// A durability step or an engine task's step starts.
     StepStarted(Step),
+    /// A step started earlier goes on after a wait (a durability step's
+    /// sync, then its publication): its calls are the step's again.
+    StepResumed(Step),
     /// A durability step returned the durable offset it published.
     DurabilityStepped {
         /// `None` if nothing was queued.

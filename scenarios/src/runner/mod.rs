@@ -35,11 +35,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use faultline_engine::fs::Phase;
 use faultline_engine::fs::{Fs, RealFs};
 use faultline_engine::{Database, OpenReport};
-use faultline_sim::{CrashMode, Schedule, Seed, SimFs, Stream};
+use faultline_sim::{CrashMode, FaultClass, Focus, Schedule, Seed, SimFs, Stream, Strike};
 use rand::RngExt;
 
+use crate::coverage::{self, Coverage, Recorder};
 use crate::judge::{RunEvent, Step};
 use crate::outcome::{Failure, FailureKind, Outcome, RunReport, RunStats};
 use crate::panics;
@@ -103,6 +105,11 @@ pub struct RunConfig {
     pub sim_time_max: Duration,
     /// The filesystem-call budget: past it the run is a hang. Default: 4 M.
     pub fs_calls_max: u64,
+    /// A strike aimed at a site (directed search), random mode only: the
+    /// plan is adjusted so that it can strike (faults on during recovery
+    /// for a site of the open; tearing writes for a torn write). Default:
+    /// none.
+    pub focus: Option<Focus>,
 }
 
 impl Default for RunConfig {
@@ -114,6 +121,7 @@ impl Default for RunConfig {
             backend: Backend::Sim,
             sim_time_max: Duration::from_secs(3600),
             fs_calls_max: 4_000_000,
+            focus: None,
         }
     }
 }
@@ -151,7 +159,8 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport
         Err(caught) => world.panicked(caught),
     }
     world.drain();
-    finish(scenario, seed, &mut world)
+    let focus = config.focus.filter(|_| config.mode == RunMode::Random);
+    finish(scenario, seed, focus, &mut world)
 }
 
 /// Runs `scenario` at `seed` twice, keeping both traces; a second run that
@@ -182,10 +191,29 @@ pub fn run_checking_determinism(
     first
 }
 
+/// The phases of an open: a fault aimed at one needs faults on while the
+/// database recovers.
+const OPEN_PHASES: [Phase; 6] = [
+    Phase::OpenSnapshots,
+    Phase::OpenLog,
+    Phase::OpenRewrite,
+    Phase::OpenRestore,
+    Phase::OpenReplay,
+    Phase::Bootstrap,
+];
+
 /// The plan as the mode runs it.
-fn adjust_plan(plan: Plan, config: &RunConfig) -> Plan {
+fn adjust_plan(mut plan: Plan, config: &RunConfig) -> Plan {
     if matches!(config.backend, Backend::Real { .. }) {
         return plan.without_faults();
+    }
+    if let Some(focus) = &config.focus {
+        if OPEN_PHASES.iter().any(|phase| focus.site.within(*phase)) {
+            plan.recovery_faults = true;
+        }
+        if focus.strike == Strike::Fault(FaultClass::TornWrite) && plan.faults.torn_write == 0.0 {
+            plan.faults.torn_write = 1.0;
+        }
     }
     match &config.mode {
         RunMode::Random | RunMode::Pinned(_) => plan,
@@ -211,10 +239,17 @@ fn plan_failure(scenario: &dyn Scenario, seed: Seed, detail: String) -> RunRepor
         fired: Vec::new(),
         calls: Vec::new(),
         stats: RunStats { runs: 1, ..RunStats::default() },
+        focus: None,
+        coverage: Coverage::default(),
     }
 }
 
-fn finish(scenario: &dyn Scenario, seed: Seed, world: &mut World) -> RunReport {
+fn finish(
+    scenario: &dyn Scenario,
+    seed: Seed,
+    focus: Option<Focus>,
+    world: &mut World,
+) -> RunReport {
     world.stats.sim_time_ns = world.now_ns();
     let (mut schedule, mut unused, mut fs_hash) = (Schedule::default(), Schedule::default(), 0);
     if let Some(sim) = &world.sim {
@@ -244,6 +279,8 @@ fn finish(scenario: &dyn Scenario, seed: Seed, world: &mut World) -> RunReport {
         fired: std::mem::take(&mut world.fired),
         calls: std::mem::take(&mut world.calls),
         stats: world.stats.clone(),
+        focus,
+        coverage: std::mem::take(&mut world.coverage).finish(),
     }
 }
 
@@ -280,6 +317,9 @@ impl<'a> Driver<'a> {
                     _ => SimFs::new(seed, plan.faults.clone()),
                 };
                 setup_sim(&sim)?;
+                if config.mode == RunMode::Random {
+                    sim.set_focus(config.focus);
+                }
                 sim.set_call_budget(config.fs_calls_max);
                 (PathBuf::from(ROOT), Arc::new(sim.clone()), Some(sim))
             }
@@ -289,7 +329,10 @@ impl<'a> Driver<'a> {
             }
         };
         let setup_mutations = sim.as_ref().map_or(0, |sim| sim.stats().mutations);
-        let mut world = World::new(plan, sim, config.keep_trace);
+        let mut in_play = coverage::in_play(&plan.faults);
+        in_play.extend(config.focus.map(|focus| focus.strike));
+        let recorder = Recorder::new(in_play, &scenario.must_reach());
+        let mut world = World::new(plan, sim, config.keep_trace, recorder);
         world.keep_calls = config.keep_calls;
         Ok(Driver {
             scenario,

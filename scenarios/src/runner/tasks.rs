@@ -83,23 +83,42 @@ async fn wait_for_ack(shared: &Shared, client: usize, offset: u64) -> bool {
     false
 }
 
+/// How long the device takes to take a commit's write, and to sync it
+/// (simulated microseconds; the modelled latencies): the durability step
+/// waits this long between its parts, so that a crash on a timer can land
+/// between a write and its sync, or between a sync and its
+/// acknowledgement, as on a real machine.
+const WRITE_US: std::ops::RangeInclusive<u64> = 5..=100;
+const SYNC_US: std::ops::RangeInclusive<u64> = 50..=2_000;
+
 /// The durability task: a step every few milliseconds while there is
 /// something queued; ends once the clients are done and nothing is queued.
+/// Each step is written, synced and published in three parts, with the
+/// device's latency between them (other tasks run meanwhile).
 pub(super) async fn durability(shared: Shared, interval_ms_max: u64, mut sched: SimRng) {
     loop {
         sleep(ms(sched.random_range(1..=interval_ms_max))).await;
-        let mut world = shared.borrow_mut();
-        if world.is_stopped() {
-            return;
-        }
-        let queued = world.db.as_ref().map_or(0, faultline_engine::Database::queued);
-        if queued == 0 {
-            if world.clients_running == 0 {
+        let mut step = {
+            let mut world = shared.borrow_mut();
+            if world.is_stopped() {
                 return;
             }
-            continue;
+            let queued = world.db.as_ref().map_or(0, faultline_engine::Database::queued);
+            if queued == 0 {
+                if world.clients_running == 0 {
+                    return;
+                }
+                continue;
+            }
+            let Some(step) = world.durability_write() else { continue };
+            step
+        };
+        sleep(Duration::from_micros(sched.random_range(WRITE_US))).await;
+        if !shared.borrow_mut().durability_sync(&mut step) {
+            return;
         }
-        world.durability_step();
+        sleep(Duration::from_micros(sched.random_range(SYNC_US))).await;
+        shared.borrow_mut().durability_publish(step);
     }
 }
 

@@ -9,8 +9,10 @@ use std::cell::Cell;
 use faultline_engine::Database;
 use faultline_engine::datastore::{MutTx, TxError};
 use faultline_engine::db::CommitError;
+use faultline_engine::db::DurabilityStep;
 use faultline_sim::{CallRecord, FsRecord, SimFs, SimRng, TraceHasher};
 
+use crate::coverage::{Gap, Recorder};
 use crate::judge::{Judge, RunEvent, Step, Violation};
 use crate::outcome::{Failure, FailureKind, RunStats};
 use crate::panics::{self, Caught};
@@ -51,11 +53,22 @@ pub(super) struct World {
     pub(super) calls: Vec<CallRecord>,
     /// The simulated time last seen inside the runtime.
     last_ns: Cell<u64>,
+    /// What the run reached.
+    pub(super) coverage: Recorder,
+    /// Where the durability step stands between its parts.
+    gap: Gap,
 }
 
 impl World {
-    pub(super) fn new(plan: Plan, sim: Option<SimFs>, keep_trace: bool) -> Self {
+    pub(super) fn new(
+        plan: Plan,
+        sim: Option<SimFs>,
+        keep_trace: bool,
+        coverage: Recorder,
+    ) -> Self {
         World {
+            coverage,
+            gap: Gap::Idle,
             db: None,
             judge: Judge::new(&plan, sim.clone()),
             trace: Trace::new(keep_trace),
@@ -122,6 +135,7 @@ impl World {
                 FsRecord::Call(_) => {}
             }
             self.judge_only(&RunEvent::Fs(&record));
+            self.coverage.observe(&record, self.gap);
         }
     }
 
@@ -179,6 +193,9 @@ impl World {
 
     /// Marks the process dead (unless the run already stopped otherwise).
     pub(super) fn crashed(&mut self) {
+        // What the crash struck is counted where the step stood.
+        self.drain();
+        self.gap = Gap::Idle;
         if self.stop.is_none() {
             self.stop = Some(Stop::Crashed);
         }
@@ -288,28 +305,80 @@ impl World {
         self.db().durable_offset().is_some_and(|durable| durable >= offset)
     }
 
-    /// One durability step.
-    pub(super) fn durability_step(&mut self) {
+    /// The first part of a durability step: the commit appended and
+    /// handed to the OS. `None` if nothing was queued or the run stopped
+    /// (a poisoned write took the process down).
+    pub(super) fn durability_write(&mut self) -> Option<DurabilityStep> {
         if !self.emit(&RunEvent::StepStarted(Step::Durability)) {
-            return;
+            return None;
         }
         let db = self.db();
         let durable_before = db.durable_offset();
+        match panics::catch(|| db.durability_write()) {
+            Ok(Some(step)) => {
+                self.event(format!("written offset={}", step.last_offset()));
+                self.drain();
+                self.gap = Gap::WrittenNotSynced;
+                Some(step)
+            }
+            Ok(None) => {
+                self.emit(&RunEvent::DurabilityStepped { durable: None });
+                None
+            }
+            Err(caught) if caught.is_poison() => {
+                self.poisoned(Step::Durability, &caught, durable_before);
+                None
+            }
+            Err(caught) => {
+                self.panicked(caught);
+                None
+            }
+        }
+    }
+
+    /// The second part: the commit synced. `false` if the run stopped.
+    pub(super) fn durability_sync(&mut self, step: &mut DurabilityStep) -> bool {
+        if self.is_stopped() || !self.emit(&RunEvent::StepResumed(Step::Durability)) {
+            return false;
+        }
+        self.gap = Gap::Idle;
+        let db = self.db();
+        let durable_before = db.durable_offset();
+        match panics::catch(|| db.durability_sync(step)) {
+            Ok(()) => {
+                self.drain();
+                self.gap = Gap::SyncedNotPublished;
+                true
+            }
+            Err(caught) if caught.is_poison() => {
+                self.poisoned(Step::Durability, &caught, durable_before);
+                false
+            }
+            Err(caught) => {
+                self.panicked(caught);
+                false
+            }
+        }
+    }
+
+    /// The last part: the durable offset published (the step's
+    /// transactions acknowledged).
+    pub(super) fn durability_publish(&mut self, step: DurabilityStep) {
+        if self.is_stopped() || !self.emit(&RunEvent::StepResumed(Step::Durability)) {
+            return;
+        }
+        self.gap = Gap::Idle;
+        let db = self.db();
         let result = panics::catch(|| {
-            let durable = db.durability_step();
+            let durable = db.durability_publish(step);
             db.assert_invariants();
             durable
         });
         match result {
             Ok(durable) => {
-                if let Some(durable) = durable {
-                    self.stats.durability_steps += 1;
-                    self.event(format!("durable offset={durable}"));
-                }
-                self.emit(&RunEvent::DurabilityStepped { durable });
-            }
-            Err(caught) if caught.is_poison() => {
-                self.poisoned(Step::Durability, &caught, durable_before);
+                self.stats.durability_steps += 1;
+                self.event(format!("durable offset={durable}"));
+                self.emit(&RunEvent::DurabilityStepped { durable: Some(durable) });
             }
             Err(caught) => self.panicked(caught),
         }

@@ -21,13 +21,16 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::fault::{FILE_LEN_MAX, SECTOR_SIZE};
+use crate::site::Site;
+
+use super::Op;
 
 /// A write or truncate in the page cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Pending {
     /// `data` at `offset` in the cache; at `lands_at` on the device (the
     /// same place unless the write was misdirected).
-    Write { offset: u64, lands_at: u64, data: Vec<u8> },
+    Write { offset: u64, lands_at: u64, data: Vec<u8>, site: Site },
     /// A truncate or extension to `len`.
     SetLen { len: u64 },
 }
@@ -134,7 +137,8 @@ fn difference(from: &[u8], to: &[u8]) -> Vec<Pending> {
             i += 1;
         }
         let offset = start as u64;
-        ops.push(Pending::Write { offset, lands_at: offset, data: to[start..i].to_vec() });
+        let data = to[start..i].to_vec();
+        ops.push(Pending::Write { offset, lands_at: offset, data, site: Site::bare(Op::Write) });
     }
     ops
 }
@@ -142,14 +146,14 @@ fn difference(from: &[u8], to: &[u8]) -> Vec<Pending> {
 impl FileNode {
     /// Puts a write in the page cache (landing at `lands_at` on the device
     /// once it gets there); a rewrite heals the bad sectors it covers.
-    pub(super) fn write(&mut self, offset: u64, lands_at: u64, data: &[u8]) {
+    pub(super) fn write(&mut self, offset: u64, lands_at: u64, data: &[u8], site: Site) {
         write_into(Arc::make_mut(&mut self.volatile), offset, data);
         self.volatile_version += 1;
         if !data.is_empty() {
             let healed = sectors(offset, data.len() as u64);
             self.latent.retain(|byte, _| !healed.contains(byte));
         }
-        self.pending.push(Pending::Write { offset, lands_at, data: data.to_vec() });
+        self.pending.push(Pending::Write { offset, lands_at, data: data.to_vec(), site });
         self.assert_invariant();
     }
 
@@ -199,7 +203,7 @@ impl FileNode {
                 self.heal_damage(*len..u64::MAX);
                 Vec::new()
             }
-            Pending::Write { offset, lands_at, data } => {
+            Pending::Write { offset, lands_at, data, .. } => {
                 let durable = Arc::make_mut(&mut self.durable);
                 match torn {
                     Some(torn) => torn.apply(durable, *lands_at, data),

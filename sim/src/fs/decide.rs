@@ -24,6 +24,7 @@ use rand::RngExt;
 use crate::fault::{FILE_LEN_MAX, FaultClass, FaultConfig, SECTOR_SIZE};
 use crate::schedule::{CrashTrigger, Decision, PinnedFault, Schedule};
 use crate::seed::{Seed, SimRng, Stream};
+use crate::site::{Focus, Site, Strike};
 
 use super::{CrashMode, Op};
 
@@ -36,6 +37,8 @@ pub(super) struct CallFacts {
     pub(super) mutation: Option<u64>,
     /// The operation.
     pub(super) op: Op,
+    /// Where the engine made it.
+    pub(super) site: Site,
     /// The byte offset (or new length for `set_len`).
     pub(super) offset: u64,
     /// The bytes asked for (writes) or that the read returns (reads).
@@ -109,6 +112,18 @@ pub(super) struct Decider {
     consequence_rng: SimRng,
     /// Every decision made, in order.
     recorded: Vec<Decision>,
+    /// A strike aimed at a site (drawn mode), until it struck.
+    focus: Option<AimedFocus>,
+}
+
+/// A focus and how far it got.
+#[derive(Debug)]
+struct AimedFocus {
+    focus: Focus,
+    /// Calls made at its site so far.
+    seen: u64,
+    /// A torn write's power loss, due at the next call.
+    crash_next: bool,
 }
 
 impl Decider {
@@ -153,8 +168,44 @@ impl Decider {
             survivors_rng: seed.rng(Stream::PowerLoss),
             consequence_rng: seed.sub_rng(Stream::CrashPoints, 1),
             recorded: Vec::new(),
+            focus: None,
             config,
         }
+    }
+
+    /// Aims `focus` at its site (drawn mode only: a pinned run's schedule
+    /// holds what a focus made strike).
+    pub(super) fn set_focus(&mut self, focus: Option<Focus>) {
+        if !self.is_pinned() {
+            self.focus = focus.map(|focus| AimedFocus { focus, seen: 0, crash_next: false });
+        }
+    }
+
+    /// The focus's verdict on a call, if it strikes it.
+    fn focused(&mut self, facts: &CallFacts) -> Option<Verdict> {
+        let aimed = self.focus.as_mut()?;
+        if aimed.crash_next {
+            self.focus = None;
+            return Some(Verdict::Crash { mode: CrashMode::PowerLoss, torn: true });
+        }
+        if facts.site != aimed.focus.site {
+            return None;
+        }
+        aimed.seen += 1;
+        if aimed.seen != aimed.focus.nth {
+            return None;
+        }
+        let verdict = match aimed.focus.strike {
+            Strike::Crash(mode) => Verdict::Crash { mode, torn: tears_at(&self.config, mode) },
+            Strike::Fault(FaultClass::TornWrite) => {
+                aimed.crash_next = true;
+                return None;
+            }
+            Strike::Fault(_) if !(self.enabled && facts.faultable) => return None,
+            Strike::Fault(class) => Verdict::Fault(fit(aimed_fault(class, facts)?, facts)?),
+        };
+        self.focus = None;
+        Some(verdict)
     }
 
     /// Whether the answers are pinned.
@@ -204,7 +255,9 @@ impl Decider {
 
     /// The verdict on a call. The one function every call asks.
     pub(super) fn decide(&mut self, facts: &CallFacts) -> Verdict {
+        let focused = self.focused(facts);
         let verdict = match &mut self.source {
+            _ if focused.is_some() => focused.expect("checked"),
             Source::Drawn { rngs, crash_point, .. } => {
                 if let (Some(mutation), Some((at, mode))) = (facts.mutation, *crash_point)
                     && mutation == at
@@ -403,6 +456,26 @@ fn draw_fault(config: &FaultConfig, rngs: &mut [SimRng], facts: &CallFacts) -> O
         }
         _ => None,
     }
+}
+
+/// The fault of `class` a focus gives a call: a short write of half the
+/// buffer, a misdirection by one sector, a flip of the first bit read.
+fn aimed_fault(class: FaultClass, facts: &CallFacts) -> Option<PinnedFault> {
+    Some(match class {
+        FaultClass::WriteError => PinnedFault::WriteError,
+        FaultClass::ShortWrite => PinnedFault::ShortWrite { written: facts.len / 2 },
+        FaultClass::NoSpace => PinnedFault::NoSpace,
+        FaultClass::FsyncError => PinnedFault::FsyncError,
+        FaultClass::LyingFsync => PinnedFault::LyingFsync,
+        FaultClass::ReadBitFlip => PinnedFault::ReadBitFlip { delta: 0, bit: 0 },
+        FaultClass::MisdirectedWrite => {
+            let shift = SECTOR_SIZE as i64;
+            PinnedFault::MisdirectedWrite {
+                shift: if facts.offset >= SECTOR_SIZE { -shift } else { shift },
+            }
+        }
+        FaultClass::TornWrite => return None,
+    })
 }
 
 /// Where a misdirected write lands: 1 to 8 sectors before or after where it

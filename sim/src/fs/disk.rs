@@ -11,6 +11,7 @@ use faultline_engine::fs::{DirEntry, EntryKind};
 
 use crate::fault::{FILE_LEN_MAX, Fault, FaultConfig, FaultCounts};
 use crate::schedule::PinnedFault;
+use crate::site::Site;
 use crate::trace::TraceHasher;
 
 use super::data::{Damaged, FileNode};
@@ -74,6 +75,7 @@ struct Call {
     index: u64,
     generation: u64,
     op: Op,
+    site: Site,
     path: String,
     offset: u64,
     len: u64,
@@ -132,7 +134,8 @@ impl Disk {
         self.trace.str(path);
         self.trace.u64(offset);
         self.trace.u64(len);
-        Ok(Call { index, generation, op, path: path.to_owned(), offset, len })
+        let site = Site::here(op);
+        Ok(Call { index, generation, op, site, path: path.to_owned(), offset, len })
     }
 
     /// Asks the decider what happens to `call` (`len`: the bytes it moves;
@@ -153,6 +156,7 @@ impl Disk {
             call: call.index,
             mutation: call.op.is_mutation().then_some(self.stats.mutations),
             op: call.op,
+            site: call.site,
             offset: call.offset,
             len: faultable.map_or(0, |(len, _)| len),
             over_quota: faultable.is_some_and(|(_, over)| over),
@@ -160,7 +164,7 @@ impl Disk {
         };
         match self.decider.decide(&facts) {
             Verdict::Crash { mode, torn } => {
-                self.crash(mode, torn, call.index, &call.path);
+                self.crash(mode, torn, call.index, call.site, &call.path);
                 self.log_call(call, CallOutcome::Crashed);
                 Err(crash_error(call.index))
             }
@@ -183,6 +187,7 @@ impl Disk {
             call: call.index,
             generation: call.generation,
             op: call.op,
+            site: call.site,
             path: call.path.clone(),
             offset: call.offset,
             len: call.len,
@@ -200,10 +205,12 @@ impl Disk {
         self.events.push(event);
     }
 
+    #[allow(clippy::too_many_arguments)] // one per field of the event it records
     pub(super) fn record_fault(
         &mut self,
         call: u64,
         op: Op,
+        site: Site,
         path: &str,
         offset: u64,
         len: u64,
@@ -213,6 +220,7 @@ impl Disk {
             op_index: call,
             generation: self.generation,
             op,
+            site,
             path: path.to_owned(),
             offset,
             len,
@@ -223,12 +231,19 @@ impl Disk {
 
     /// Records the damage a misdirected write did when it reached the
     /// device.
-    pub(super) fn record_damage(&mut self, id: NodeId, call: u64, damage: Vec<Damaged>) {
+    pub(super) fn record_damage(
+        &mut self,
+        id: NodeId,
+        call: u64,
+        site: Site,
+        damage: Vec<Damaged>,
+    ) {
         for damaged in damage {
             let event = FsEvent {
                 op_index: call,
                 generation: self.generation,
                 op: Op::SyncData,
+                site,
                 path: self.file(id).path_hint.clone(),
                 offset: damaged.range.start,
                 len: damaged.range.end - damaged.range.start,
@@ -414,11 +429,19 @@ impl Disk {
                 // in the journal), so a later successful sync_dir persists
                 // them.
                 let fault = Fault::FsyncError { dropped_ops: 0 };
-                self.record_fault(call.index, Op::SyncDir, &call.path, 0, 0, fault);
+                self.record_fault(call.index, Op::SyncDir, call.site, &call.path, 0, 0, fault);
                 Err(eio("fsync error", &call.path, 0))
             }
             Verdict::Fault(PinnedFault::LyingFsync) => {
-                self.record_fault(call.index, Op::SyncDir, &call.path, 0, 0, Fault::LyingFsync);
+                self.record_fault(
+                    call.index,
+                    Op::SyncDir,
+                    call.site,
+                    &call.path,
+                    0,
+                    0,
+                    Fault::LyingFsync,
+                );
                 Ok(())
             }
             Verdict::Proceed => {
@@ -489,7 +512,15 @@ impl Disk {
         let (write, result) = match self.verdict(call, len, over_quota)? {
             Verdict::Proceed => (Some((offset, len)), Ok(())),
             Verdict::Fault(PinnedFault::NoSpace) => {
-                self.record_fault(call.index, Op::Write, path, offset, len, Fault::NoSpace);
+                self.record_fault(
+                    call.index,
+                    Op::Write,
+                    call.site,
+                    path,
+                    offset,
+                    len,
+                    Fault::NoSpace,
+                );
                 let error = io::Error::new(
                     io::ErrorKind::StorageFull,
                     format!("{path}: simulated ENOSPC at offset={offset}"),
@@ -497,27 +528,35 @@ impl Disk {
                 (None, Err(error))
             }
             Verdict::Fault(PinnedFault::WriteError) => {
-                self.record_fault(call.index, Op::Write, path, offset, len, Fault::WriteError);
+                self.record_fault(
+                    call.index,
+                    Op::Write,
+                    call.site,
+                    path,
+                    offset,
+                    len,
+                    Fault::WriteError,
+                );
                 (None, Err(eio("write error", path, offset)))
             }
             Verdict::Fault(PinnedFault::ShortWrite { written }) => {
                 let fault = Fault::ShortWrite { written };
-                self.record_fault(call.index, Op::Write, path, offset, len, fault);
+                self.record_fault(call.index, Op::Write, call.site, path, offset, len, fault);
                 (Some((offset, written)), Err(eio("short write", path, offset + written)))
             }
             Verdict::Fault(PinnedFault::MisdirectedWrite { shift }) => {
                 let landed_at = offset.checked_add_signed(shift).expect("the decider fits it");
                 let fault = Fault::MisdirectedWrite { landed_at };
-                self.record_fault(call.index, Op::Write, path, offset, len, fault);
+                self.record_fault(call.index, Op::Write, call.site, path, offset, len, fault);
                 self.stats.bytes_written += len;
-                self.file_mut(id).write(offset, landed_at, data);
+                self.file_mut(id).write(offset, landed_at, data, call.site);
                 return Ok(());
             }
             other => unreachable!("the decider fits faults to the call: {other:?}"),
         };
         if let Some((offset, written)) = write {
             self.stats.bytes_written += written;
-            self.file_mut(id).write(offset, offset, &data[..written as usize]);
+            self.file_mut(id).write(offset, offset, &data[..written as usize], call.site);
         }
         result
     }
@@ -539,7 +578,15 @@ impl Disk {
             let byte = offset + delta;
             *self.file_mut(id).latent.entry(byte).or_default() ^= 1 << bit;
             let fault = Fault::ReadBitFlip { byte, bit };
-            self.record_fault(call.index, Op::Read, &path, offset, buf.len() as u64, fault);
+            self.record_fault(
+                call.index,
+                Op::Read,
+                call.site,
+                &path,
+                offset,
+                buf.len() as u64,
+                fault,
+            );
         }
         let file = self.file(id);
         let n = readable as usize;
@@ -576,7 +623,15 @@ impl Disk {
                 Ok(())
             }
             Verdict::Fault(PinnedFault::NoSpace) => {
-                self.record_fault(call.index, Op::SetLen, &call.path, len, 0, Fault::NoSpace);
+                self.record_fault(
+                    call.index,
+                    Op::SetLen,
+                    call.site,
+                    &call.path,
+                    len,
+                    0,
+                    Fault::NoSpace,
+                );
                 Err(io::Error::new(
                     io::ErrorKind::StorageFull,
                     format!("{}: simulated ENOSPC growing to len={len}", call.path),
@@ -597,7 +652,7 @@ impl Disk {
         match self.verdict(call, 0, false)? {
             Verdict::Proceed => {
                 let damage = self.file_mut(id).sync();
-                self.record_damage(id, call.index, damage);
+                self.record_damage(id, call.index, call.site, damage);
                 self.stats.syncs += 1;
                 Ok(())
             }
@@ -607,11 +662,19 @@ impl Disk {
                 // them.
                 let dropped_ops = self.file_mut(id).drop_pending();
                 let fault = Fault::FsyncError { dropped_ops };
-                self.record_fault(call.index, Op::SyncData, &call.path, 0, 0, fault);
+                self.record_fault(call.index, Op::SyncData, call.site, &call.path, 0, 0, fault);
                 Err(eio("fsync error", &call.path, 0))
             }
             Verdict::Fault(PinnedFault::LyingFsync) => {
-                self.record_fault(call.index, Op::SyncData, &call.path, 0, 0, Fault::LyingFsync);
+                self.record_fault(
+                    call.index,
+                    Op::SyncData,
+                    call.site,
+                    &call.path,
+                    0,
+                    0,
+                    Fault::LyingFsync,
+                );
                 Ok(())
             }
             other => unreachable!("the decider fits faults to the call: {other:?}"),

@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use crate::fault::{Fault, FaultConfig, FaultCounts};
 use crate::schedule::{Decision, Schedule};
 use crate::seed::Seed;
+use crate::site::{Focus, Site};
 
 pub use data::DamageCause;
 pub use image::{DiskImage, FileImage, View};
@@ -41,7 +42,7 @@ use disk::Disk;
 pub const CALL_BUDGET_MARKER: &str = "faultline-sim: fs call budget exhausted";
 
 /// How the simulated machine goes down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CrashMode {
     /// Power loss: the page cache is lost; of each file's and directory's
     /// pending operations a seeded choice reaches the disk, writes may tear.
@@ -62,7 +63,7 @@ impl CrashMode {
 }
 
 /// A filesystem operation, as counted and traced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// [`Fs::create`].
     Create,
@@ -93,6 +94,23 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operation, in a fixed order.
+    pub const ALL: [Op; 13] = [
+        Op::Create,
+        Op::Open,
+        Op::CreateDir,
+        Op::Rename,
+        Op::Remove,
+        Op::ListDir,
+        Op::SyncDir,
+        Op::Read,
+        Op::Write,
+        Op::Len,
+        Op::SetLen,
+        Op::SyncData,
+        Op::Crash,
+    ];
+
     /// A short, stable name.
     pub fn name(self) -> &'static str {
         match self {
@@ -174,6 +192,9 @@ pub struct FsEvent {
     pub generation: u64,
     /// The operation.
     pub op: Op,
+    /// Where the engine made the call it struck (for a torn write: the
+    /// write that tore; for a crash on a timer: the phases then, `-`).
+    pub site: Site,
     /// The path the operation was on.
     pub path: String,
     /// The byte offset (or new length, for `set_len`).
@@ -188,10 +209,11 @@ impl fmt::Display for FsEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "op={} gen={} {} path={} offset={} len={} ",
+            "op={} gen={} {} site={} path={} offset={} len={} ",
             self.op_index,
             self.generation,
             self.op.name(),
+            self.site,
             self.path,
             self.offset,
             self.len
@@ -240,6 +262,8 @@ pub struct CallRecord {
     pub generation: u64,
     /// The operation.
     pub op: Op,
+    /// Where the engine made it.
+    pub site: Site,
     /// The path (`from -> to` for a rename).
     pub path: String,
     /// The byte offset (or new length, for `set_len`).
@@ -349,7 +373,7 @@ impl SimFs {
     pub fn crash(&self, mode: CrashMode) {
         let mut disk = self.disk.lock();
         let (call, torn) = (disk.stats.ops, disk.decider.tears_by_default());
-        disk.crash(mode, torn, call, "");
+        disk.crash(mode, torn, call, Site::here(Op::Crash), "");
     }
 
     /// Takes the process down after a failure (a poisoned write, an open
@@ -360,7 +384,7 @@ impl SimFs {
         let mut disk = self.disk.lock();
         let mode = disk.decider.consequence_mode(power_loss_probability);
         let (call, torn) = (disk.stats.ops, disk.decider.tears_by_default());
-        disk.crash(mode, torn, call, "");
+        disk.crash(mode, torn, call, Site::here(Op::Crash), "");
         mode
     }
 
@@ -404,8 +428,14 @@ impl SimFs {
         let mut disk = self.disk.lock();
         let (mode, torn) = disk.decider.timer_fired(incarnation, deadline_ns)?;
         let call = disk.stats.ops;
-        disk.crash(mode, torn, call, "");
+        disk.crash(mode, torn, call, Site::here(Op::Crash), "");
         Some(mode)
+    }
+
+    /// Aims a strike at a site (directed search; see [`Focus`]). A drawn
+    /// run only: in a pinned one the schedule says what strikes.
+    pub fn set_focus(&self, focus: Option<Focus>) {
+        self.disk.lock().decider.set_focus(focus);
     }
 
     /// Switches every fault on or off at once, drawn or pinned (crashes

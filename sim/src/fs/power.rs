@@ -10,6 +10,7 @@ use rand::RngExt;
 
 use crate::fault::{Fault, SECTOR_SIZE};
 use crate::seed::SimRng;
+use crate::site::Site;
 
 use super::data::{Pending, TornFillChoice, TornSectors};
 use super::disk::Disk;
@@ -32,6 +33,7 @@ fn choose_survivors(rng: &mut SimRng, n: usize) -> Vec<bool> {
 /// A torn write that persisted, for its event.
 struct TornWrite {
     id: NodeId,
+    site: Site,
     offset: u64,
     len: u64,
     lost_sectors: u64,
@@ -40,7 +42,7 @@ struct TornWrite {
 impl Disk {
     /// Crashes the simulated machine now; `torn`: whether writes that
     /// persist at a power loss may tear. Every handle dies.
-    pub(super) fn crash(&mut self, mode: CrashMode, torn: bool, call: u64, path: &str) {
+    pub(super) fn crash(&mut self, mode: CrashMode, torn: bool, call: u64, site: Site, path: &str) {
         let happening = match mode {
             CrashMode::ProcessCrash => {
                 self.stats.process_crashes += 1;
@@ -56,6 +58,7 @@ impl Disk {
             op_index: call,
             generation: self.generation,
             op: Op::Crash,
+            site,
             path: path.to_owned(),
             offset: 0,
             len: 0,
@@ -88,10 +91,11 @@ impl Disk {
                     _ => None,
                 };
                 let damage = self.file_mut(id).persist(op, tear.as_ref());
-                self.record_damage(id, call, damage);
-                if let (Pending::Write { lands_at, data, .. }, Some(tear)) = (op, &tear) {
+                self.record_damage(id, call, Site::bare(Op::Crash), damage);
+                if let (Pending::Write { lands_at, data, site, .. }, Some(tear)) = (op, &tear) {
                     torn_writes.push(TornWrite {
                         id,
+                        site: *site,
                         offset: *lands_at,
                         len: data.len() as u64,
                         lost_sectors: tear.lost(),
@@ -117,7 +121,7 @@ impl Disk {
             report.writes_torn += 1;
             let path = self.file(write.id).path_hint.clone();
             let fault = Fault::TornWrite { lost_sectors: write.lost_sectors };
-            self.record_fault(call, Op::Crash, &path, write.offset, write.len, fault);
+            self.record_fault(call, Op::Crash, write.site, &path, write.offset, write.len, fault);
         }
         self.collect_unreachable();
         report
