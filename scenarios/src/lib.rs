@@ -48,7 +48,7 @@ mod sweep;
 mod trace;
 pub mod workload;
 
-pub use exhaust::{ExhaustReport, exhaust};
+pub use exhaust::{ExhaustReport, StrikeReport, exhaust, exhaust_strikes};
 pub use faultline_sim::{CrashTrigger, Decision, PinnedFault, Schedule};
 pub use judge::{Checker, Facts, Invariant, RunEvent, Violation};
 pub use outcome::{Failure, FailureKind, Outcome, RunReport, RunStats, repro_command};

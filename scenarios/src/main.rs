@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline_scenarios::{
     Directed, Registry, RunConfig, RunMode, RunReport, Scenario, Schedule, Shard, SweepConfig,
-    corpus, exhaust, report, run, run_checking_determinism, shrink, sweep,
+    corpus, exhaust, exhaust_strikes, report, run, run_checking_determinism, shrink, sweep,
 };
 use faultline_sim::{CrashMode, Focus, Seed};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -36,7 +36,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Minimise the fault schedule of a failing seed.
     Shrink(ShrinkArgs),
-    /// Crash a bounded workload at every crash point.
+    /// Crash a bounded workload at every crash point, or (--strikes) strike
+    /// every site with every fault class and crash mode.
     Exhaust(ExhaustArgs),
 }
 
@@ -122,6 +123,18 @@ struct ReplayArgs {
     /// Print the fault schedule the run made.
     #[arg(long)]
     show_schedule: bool,
+    /// Run as `faultline exhaust` does (its repro lines say so): the
+    /// workload without faults or crashes, in one incarnation.
+    #[arg(long, conflicts_with_all = ["schedule", "crash_at", "strike_at"])]
+    clean: bool,
+    /// As `faultline exhaust`: crash just before mutation N, in MODE
+    /// (`N:power-loss` or `N:process-crash`).
+    #[arg(long, value_parser = parse_crash_at, conflicts_with_all = ["schedule", "strike_at"])]
+    crash_at: Option<(u64, CrashMode)>,
+    /// As `faultline exhaust --strikes`: exactly this schedule, aimed at
+    /// the calls of the clean run.
+    #[arg(long, value_parser = parse_schedule, conflicts_with = "schedule")]
+    strike_at: Option<Schedule>,
     /// The strike directed search aimed at a site (`site=strike#nth`, as
     /// a failure's repro line names it).
     #[arg(long, value_parser = parse_focus)]
@@ -165,6 +178,10 @@ struct ExhaustArgs {
     /// How the machine goes down at each point.
     #[arg(long, value_enum, default_value = "power-loss")]
     mode: ModeArg,
+    /// Instead of every crash point: every fault class and crash mode at
+    /// every site the workload calls (its first call there).
+    #[arg(long)]
+    strikes: bool,
     /// OS threads. Default: the number of cores.
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -172,6 +189,18 @@ struct ExhaustArgs {
 
 fn parse_seed(text: &str) -> Result<Seed, String> {
     text.parse::<Seed>().map_err(|e| format!("bad seed {text:?} (hex 0x... or decimal): {e}"))
+}
+
+fn parse_crash_at(text: &str) -> Result<(u64, CrashMode), String> {
+    let bad = || format!("bad crash point {text:?}: expected N:power-loss or N:process-crash");
+    let (n, mode) = text.split_once(':').ok_or_else(bad)?;
+    let n = n.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(bad)?;
+    let mode = match mode {
+        "power-loss" => CrashMode::PowerLoss,
+        "process-crash" => CrashMode::ProcessCrash,
+        _ => return Err(bad()),
+    };
+    Ok((n, mode))
 }
 
 fn parse_directed(text: &str) -> Result<Directed, String> {
@@ -347,9 +376,12 @@ fn emit(
 
 fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
     let scenario = scenario(registry, &args.scenario)?;
-    let mode = match args.schedule.clone() {
-        Some(schedule) => RunMode::Pinned(schedule),
-        None => RunMode::Random,
+    let mode = match (args.schedule.clone(), args.crash_at, args.strike_at.clone()) {
+        (Some(schedule), _, _) => RunMode::Pinned(schedule),
+        (_, Some((mutation, mode)), _) => RunMode::CrashAt { mutation, mode },
+        (_, _, Some(schedule)) => RunMode::StrikeAt(schedule),
+        _ if args.clean => RunMode::Clean,
+        _ => RunMode::Random,
     };
     let config = RunConfig {
         mode,
@@ -425,6 +457,32 @@ fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
 
 fn exhaust_points(registry: &Registry, args: ExhaustArgs) -> Result<bool, Usage> {
     let scenario = scenario(registry, &args.scenario)?;
+    if args.strikes {
+        let bar = progress_bar(None);
+        let result =
+            exhaust_strikes(scenario.as_ref(), args.seed, jobs(args.jobs)?, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            });
+        bar.finish_and_clear();
+        for failure in &result.failures {
+            print!("{}", report::failure_text(failure));
+            println!("  schedule: {}", failure.schedule);
+        }
+        for pair in result.pairs.iter().filter(|pair| !result.reached.contains(pair)) {
+            println!("not reached: {}={}", pair.0, pair.1);
+        }
+        println!(
+            "{} seed={}: (site, strike) pairs={} reached={} runs={} failed={}",
+            result.scenario,
+            result.seed,
+            result.pairs.len(),
+            result.reached.len(),
+            result.runs,
+            result.failures.len()
+        );
+        return Ok(result.failures.is_empty());
+    }
     let modes = match args.mode {
         ModeArg::PowerLoss => vec![CrashMode::PowerLoss],
         ModeArg::ProcessCrash => vec![CrashMode::ProcessCrash],

@@ -211,6 +211,9 @@ pub struct RunReport {
     pub focus: Option<faultline_sim::Focus>,
     /// What the run reached: sites, strikes, situations.
     pub coverage: crate::coverage::Coverage,
+    /// The replay options that repeat the run's mode (`--crash-at ...`,
+    /// `--strike-at ...`), empty for a drawn run.
+    pub mode_args: String,
 }
 
 impl RunReport {
@@ -220,6 +223,7 @@ impl RunReport {
         if let Some(focus) = &self.focus {
             command.push_str(&format!(" --focus {focus}"));
         }
+        command.push_str(&self.mode_args);
         command
     }
 }

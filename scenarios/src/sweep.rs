@@ -2,7 +2,7 @@
 //! runs whole cases one after another; a case itself stays single-threaded
 //! and deterministic, so a sweep's results do not depend on `jobs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -179,60 +179,78 @@ const FOCUS_STREAM: u32 = 0xd1;
 
 /// Cases per batch of directed search: a case aims at what the batches
 /// two and more before its own reached.
-const BATCH: u64 = 32;
+const BATCH: u64 = 16;
 
 /// What directed search aims by, kept so that a sweep's results do not
-/// depend on `jobs` or timing: case `j` (of batch `j / BATCH`) sees the
-/// coverage of every batch before the one before its own, and waits until
-/// those are done. Cases are taken in order, so the cases it waits for are
-/// all running or done: it never waits for itself.
-#[derive(Default)]
+/// depend on `jobs` or timing: case `j` (of batch `j / BATCH`) sees exactly
+/// the coverage of the batches before the one before its own, and waits
+/// until those are done. Cases are taken in order, so the cases it waits
+/// for are all running or done: it never waits for itself.
 struct Reached {
     state: Mutex<ReachedState>,
     frozen_more: Condvar,
+    /// How many cumulative snapshots to keep: the cases in flight span at
+    /// most `jobs` cases, so a few batches.
+    keep: usize,
 }
 
-#[derive(Default)]
 struct ReachedState {
-    /// Each batch's cases done and coverage so far.
-    batches: Vec<(u64, Coverage)>,
-    /// The coverage of batches `..frozen_upto`, all done.
-    frozen: Coverage,
-    frozen_upto: u64,
+    /// Each batch not yet frozen: its cases done and their coverage.
+    batches: BTreeMap<u64, (u64, Coverage)>,
+    /// `(k, coverage of batches 0..k)` for the last few `k`, oldest first.
+    cumulative: VecDeque<(u64, Arc<Coverage>)>,
 }
 
 impl Reached {
+    fn new(jobs: usize) -> Self {
+        let cumulative = VecDeque::from([(0, Arc::new(Coverage::default()))]);
+        Reached {
+            state: Mutex::new(ReachedState { batches: BTreeMap::new(), cumulative }),
+            frozen_more: Condvar::new(),
+            keep: 4 + jobs.div_ceil(BATCH as usize),
+        }
+    }
+
     /// The coverage case `j` aims by, once it is known; `None` if
     /// `give_up` says to stop waiting (out of time).
-    fn for_case(&self, j: u64, give_up: &dyn Fn() -> bool) -> Option<Coverage> {
+    fn for_case(&self, j: u64, give_up: &dyn Fn() -> bool) -> Option<Arc<Coverage>> {
         let needed = (j / BATCH).saturating_sub(1);
         let mut state = self.state.lock();
-        while state.frozen_upto < needed {
+        loop {
+            if let Some((_, coverage)) = state.cumulative.iter().find(|(k, _)| *k == needed) {
+                return Some(Arc::clone(coverage));
+            }
+            let newest = state.cumulative.back().map_or(0, |(k, _)| *k);
+            assert!(newest < needed, "case {j} needs batches 0..{needed}, no longer kept");
             if give_up() {
                 return None;
             }
             self.frozen_more.wait_for(&mut state, Duration::from_millis(50));
         }
-        Some(state.frozen.clone())
     }
 
-    /// Case `j` is done with `coverage`; batches of `batch_len(k)` cases.
+    /// Case `j` is done with `coverage`; batch `k` holds `batch_len(k)`
+    /// cases.
     fn done(&self, j: u64, coverage: &Coverage, batch_len: &dyn Fn(u64) -> u64) {
         let mut state = self.state.lock();
-        let batch = usize::try_from(j / BATCH).expect("a batch index fits");
-        if state.batches.len() <= batch {
-            state.batches.resize_with(batch + 1, Default::default);
-        }
-        state.batches[batch].0 += 1;
-        state.batches[batch].1.add(coverage);
+        let entry = state.batches.entry(j / BATCH).or_default();
+        entry.0 += 1;
+        entry.1.add(coverage);
         let mut froze = false;
-        while let Some((done, _)) = state.batches.get(state.frozen_upto as usize)
-            && *done == batch_len(state.frozen_upto)
-        {
-            let k = state.frozen_upto as usize;
-            let batch = std::mem::take(&mut state.batches[k].1);
-            state.frozen.add(&batch);
-            state.frozen_upto += 1;
+        loop {
+            let (k, total) =
+                state.cumulative.back().map(|(k, c)| (*k, Arc::clone(c))).expect("kept");
+            let complete = state.batches.get(&k).is_some_and(|(done, _)| *done == batch_len(k));
+            if !complete {
+                break;
+            }
+            let (_, batch) = state.batches.remove(&k).expect("complete");
+            let mut next = (*total).clone();
+            next.add(&batch);
+            state.cumulative.push_back((k + 1, Arc::new(next)));
+            if state.cumulative.len() > self.keep {
+                state.cumulative.pop_front();
+            }
             froze = true;
         }
         if froze {
@@ -356,7 +374,7 @@ pub fn sweep(
     let mut report = SweepReport::default();
     // What the sweep reached, for directed search to aim at what it did
     // not.
-    let reached = Reached::default();
+    let reached = Reached::new(config.jobs.max(1));
     let batch_len = |k: u64| match cases.len() {
         Some(total) => BATCH.min(total.saturating_sub(k * BATCH)),
         None => BATCH,

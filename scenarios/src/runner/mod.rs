@@ -88,6 +88,13 @@ pub enum RunMode {
         /// How the machine goes down.
         mode: CrashMode,
     },
+    /// No fault drawn; exactly the decisions of a schedule, aimed at the
+    /// calls of a [`RunMode::Clean`] run (which this repeats up to the
+    /// first decision): faults on during recovery, power losses that
+    /// tear every write they keep when a decision says `+torn`; then one
+    /// more incarnation and the final check. Exhausts every strike at
+    /// every site.
+    StrikeAt(Schedule),
 }
 
 /// How to run.
@@ -160,7 +167,14 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport
     }
     world.drain();
     let focus = config.focus.filter(|_| config.mode == RunMode::Random);
-    finish(scenario, seed, focus, &mut world)
+    let mut report = finish(scenario, seed, focus, &mut world);
+    report.mode_args = match &config.mode {
+        RunMode::Random | RunMode::Pinned(_) => String::new(),
+        RunMode::Clean => " --clean".to_owned(),
+        RunMode::CrashAt { mutation, mode } => format!(" --crash-at {mutation}:{}", mode.name()),
+        RunMode::StrikeAt(schedule) => format!(" --strike-at '{schedule}'"),
+    };
+    report
 }
 
 /// Runs `scenario` at `seed` twice, keeping both traces; a second run that
@@ -223,6 +237,13 @@ fn adjust_plan(mut plan: Plan, config: &RunConfig) -> Plan {
             plan.crashes = vec![PlannedCrash::AtMutation { n: *mutation, mode: *mode }];
             plan
         }
+        RunMode::StrikeAt(_) => {
+            let mut plan = plan.without_faults_or_crashes();
+            plan.restarts = 1;
+            plan.recovery_faults = true;
+            plan.faults.torn_write = 1.0;
+            plan
+        }
     }
 }
 
@@ -241,6 +262,7 @@ fn plan_failure(scenario: &dyn Scenario, seed: Seed, detail: String) -> RunRepor
         stats: RunStats { runs: 1, ..RunStats::default() },
         focus: None,
         coverage: Coverage::default(),
+        mode_args: String::new(),
     }
 }
 
@@ -281,6 +303,7 @@ fn finish(
         stats: world.stats.clone(),
         focus,
         coverage: std::mem::take(&mut world.coverage).finish(),
+        mode_args: String::new(),
     }
 }
 
@@ -311,7 +334,7 @@ impl<'a> Driver<'a> {
         let (root, backend_fs, sim): (PathBuf, Arc<dyn Fs>, Option<SimFs>) = match &config.backend {
             Backend::Sim => {
                 let sim = match &config.mode {
-                    RunMode::Pinned(schedule) => {
+                    RunMode::Pinned(schedule) | RunMode::StrikeAt(schedule) => {
                         SimFs::replaying(seed, plan.faults.clone(), schedule)
                     }
                     _ => SimFs::new(seed, plan.faults.clone()),

@@ -83,13 +83,16 @@ async fn wait_for_ack(shared: &Shared, client: usize, offset: u64) -> bool {
     false
 }
 
-/// How long the device takes to take a commit's write, and to sync it
-/// (simulated microseconds; the modelled latencies): the durability step
-/// waits this long between its parts, so that a crash on a timer can land
-/// between a write and its sync, or between a sync and its
-/// acknowledgement, as on a real machine.
+/// The modelled latencies of a durability step (simulated microseconds):
+/// the write reaching the page cache, then the device taking the sync
+/// (the fsync is in flight all that time: a crash then finds the commit
+/// written, not synced, and a power loss may tear it), then the step
+/// telling its clients. The durability task waits each between the
+/// step's parts, so that timed crashes land inside a step as on a real
+/// machine. (madsim sleeps at least 1 ms: each wait is 1 ms or more.)
 const WRITE_US: std::ops::RangeInclusive<u64> = 5..=100;
 const SYNC_US: std::ops::RangeInclusive<u64> = 50..=2_000;
+const PUBLISH_US: std::ops::RangeInclusive<u64> = 1..=20;
 
 /// The durability task: a step every few milliseconds while there is
 /// something queued; ends once the clients are done and nothing is queued.
@@ -113,11 +116,12 @@ pub(super) async fn durability(shared: Shared, interval_ms_max: u64, mut sched: 
             let Some(step) = world.durability_write() else { continue };
             step
         };
-        sleep(Duration::from_micros(sched.random_range(WRITE_US))).await;
+        let device_us = sched.random_range(WRITE_US) + sched.random_range(SYNC_US);
+        sleep(Duration::from_micros(device_us)).await;
         if !shared.borrow_mut().durability_sync(&mut step) {
             return;
         }
-        sleep(Duration::from_micros(sched.random_range(SYNC_US))).await;
+        sleep(Duration::from_micros(sched.random_range(PUBLISH_US))).await;
         shared.borrow_mut().durability_publish(step);
     }
 }
