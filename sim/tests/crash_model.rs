@@ -240,3 +240,30 @@ fn allowed_sector_states(
     }
     states
 }
+
+/// A handle whose file vanished at a power loss (its name never became
+/// durable) is dead like any other: every call on it fails with the
+/// simulated-crash error, none panics. (An engine that ignores an error
+/// and goes on using the handle must meet an error, not a simulator
+/// panic that hides its bug.)
+#[test]
+fn a_handle_whose_file_vanished_at_a_power_loss_fails_every_call() {
+    let fs = SimFs::new(Seed(3), FaultConfig::none());
+    let file = fs.create(Path::new("/never-named")).unwrap();
+    file.write_at(b"bytes", 0).unwrap();
+    file.sync_data().unwrap();
+    fs.crash(CrashMode::PowerLoss);
+    let after = fs.reopen();
+    assert!(after.open(Path::new("/never-named")).is_err(), "the name never became durable");
+    let calls: [(&str, std::io::Result<()>); 5] = [
+        ("write", file.write_at(b"more", 5)),
+        ("read", file.read_at(&mut [0; 4], 0).map(drop)),
+        ("len", file.len().map(drop)),
+        ("set-len", file.set_len(1)),
+        ("sync", file.sync_data()),
+    ];
+    for (name, result) in calls {
+        let error = result.expect_err(name).to_string();
+        assert!(error.contains("simulated crash"), "{name}: {error}");
+    }
+}

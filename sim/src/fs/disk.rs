@@ -455,6 +455,16 @@ impl Disk {
 
     // ----- file data ---------------------------------------------------------------
 
+    /// The path of the file a handle of `generation` holds. A handle from
+    /// before a crash is dead, and its file may be gone (a name that never
+    /// became durable): refused before the file is looked at.
+    fn handle_path(&self, generation: u64, id: NodeId) -> io::Result<String> {
+        if generation != self.generation {
+            return Err(dead_handle_error());
+        }
+        Ok(self.file(id).path_hint.clone())
+    }
+
     pub(super) fn file(&self, id: NodeId) -> &FileNode {
         self.files.get(&id).expect("an open handle's file exists until a crash")
     }
@@ -493,7 +503,7 @@ impl Disk {
         offset: u64,
     ) -> io::Result<()> {
         let len = data.len() as u64;
-        let path = self.file(id).path_hint.clone();
+        let path = self.handle_path(generation, id)?;
         let call = self.begin(generation, Op::Write, &path, offset, len)?;
         let result = self.apply_write(&call, id, data);
         self.finish(&call, result)
@@ -568,7 +578,7 @@ impl Disk {
         buf: &mut [u8],
         offset: u64,
     ) -> io::Result<usize> {
-        let path = self.file(id).path_hint.clone();
+        let path = self.handle_path(generation, id)?;
         let call = self.begin(generation, Op::Read, &path, offset, buf.len() as u64)?;
         let file_len = self.file(id).volatile.len() as u64;
         let end = file_len.min(offset.saturating_add(buf.len() as u64));
@@ -600,12 +610,12 @@ impl Disk {
     }
 
     pub(super) fn len(&mut self, generation: u64, id: NodeId) -> io::Result<u64> {
-        let path = self.file(id).path_hint.clone();
+        let path = self.handle_path(generation, id)?;
         self.plain(generation, Op::Len, &path, |disk| Ok(disk.file(id).volatile.len() as u64))
     }
 
     pub(super) fn set_len(&mut self, generation: u64, id: NodeId, len: u64) -> io::Result<()> {
-        let path = self.file(id).path_hint.clone();
+        let path = self.handle_path(generation, id)?;
         let call = self.begin(generation, Op::SetLen, &path, len, 0)?;
         let result = self.apply_set_len(&call, id, len);
         self.finish(&call, result)
@@ -642,7 +652,7 @@ impl Disk {
     }
 
     pub(super) fn sync_data(&mut self, generation: u64, id: NodeId) -> io::Result<()> {
-        let path = self.file(id).path_hint.clone();
+        let path = self.handle_path(generation, id)?;
         let call = self.begin(generation, Op::SyncData, &path, 0, 0)?;
         let result = self.apply_sync_data(&call, id);
         self.finish(&call, result)
