@@ -217,6 +217,10 @@ pub struct WorkloadShape {
     /// The durability task waits between 1 and this many ms between steps.
     /// Default: 4.
     pub durability_interval_ms_max: u64,
+    /// Percent of transactions that carry one request a careless client
+    /// sends ([`hostile_op`]): the engine must refuse it and keep nothing
+    /// of it. Default: 0.
+    pub hostile_percent: u32,
 }
 
 impl Default for WorkloadShape {
@@ -235,6 +239,7 @@ impl Default for WorkloadShape {
             readers: 0,
             reads_per_reader: 0,
             durability_interval_ms_max: 4,
+            hostile_percent: 0,
         }
     }
 }
@@ -287,6 +292,7 @@ impl WorkloadShape {
             readers: rng.random_range(0..=2),
             reads_per_reader: rng.random_range(0..=10),
             durability_interval_ms_max: rng.random_range(1..=25),
+            hostile_percent: if rng.random_bool(0.5) { 0 } else { rng.random_range(1..=20) },
         }
     }
 
@@ -306,6 +312,7 @@ impl WorkloadShape {
             ("ddl-percent", self.ddl_percent),
             ("hold-percent", self.hold_percent),
             ("wait-ack-percent", self.wait_ack_percent),
+            ("hostile-percent", self.hostile_percent),
         ] {
             if value > 100 {
                 return Err(ShapeError::Percent { name, value });
@@ -328,7 +335,8 @@ impl fmt::Display for WorkloadShape {
             f,
             "clients={} txs-per-client={} ops-per-tx-max={} ddl-percent={} tables-max={} \
              rows-per-table-max={} value-len-max={} think-ms-max={} hold-percent={} \
-             wait-ack-percent={} readers={} reads-per-reader={} durability-interval-ms-max={}",
+             wait-ack-percent={} readers={} reads-per-reader={} durability-interval-ms-max={} \
+             hostile-percent={}",
             self.clients,
             self.txs_per_client,
             self.ops_per_tx_max,
@@ -341,7 +349,8 @@ impl fmt::Display for WorkloadShape {
             self.wait_ack_percent,
             self.readers,
             self.reads_per_reader,
-            self.durability_interval_ms_max
+            self.durability_interval_ms_max,
+            self.hostile_percent
         )
     }
 }
@@ -349,7 +358,9 @@ impl fmt::Display for WorkloadShape {
 /// The built-in generator: random valid transactions shaped by the
 /// workload (inserts and deletes, and DDL at `ddl_percent`), table names
 /// from a small pool so that names are dropped and created again with
-/// other schemas (the repair step's hard case).
+/// other schemas (the repair step's hard case); `hostile_percent` of them
+/// carry one request the engine must refuse ([`hostile_op`]), or are too
+/// large to commit at all ([`oversized_transaction`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RandomTransactions;
 
@@ -379,9 +390,134 @@ impl TxGenerator for RandomTransactions {
                 .expect("a table can always be created or dropped");
             ops.push(op);
         }
+        if rng.random_range(0..100) < shape.hostile_percent {
+            if rng.random_range(0..10) == 0 {
+                return oversized_transaction(base, rng);
+            }
+            // Refused, so it changes nothing the operations after it see.
+            let at = rng.random_range(0..=ops.len());
+            let mut before = base.clone();
+            ops[..at].iter().for_each(|op| before.apply(op).expect("valid on the view"));
+            if let Some(op) = hostile_op(&before, shape, rng) {
+                ops.insert(at, op);
+            }
+        }
         ops
     }
 }
+
+/// What a careless client sends: a request the engine must refuse with a
+/// clear error, leaving no trace. One of a row over the page limit, a
+/// value of the wrong type or a row of the wrong width, a write to a
+/// table that does not exist (never created, or dropped), a second table
+/// with a live name, a malformed table, a drop of or a write to a system
+/// table, a delete of a row that is not there, a second insert of a row.
+/// `None` if the draw made nothing invalid on `view` (it is checked).
+pub fn hostile_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Option<TxOp> {
+    let live: Vec<&Arc<str>> = view.tables.keys().collect();
+    let some_live =
+        |rng: &mut SimRng| (!live.is_empty()).then(|| crate::plan::pick(rng, &live).to_string());
+    let op = match rng.random_range(0..9) {
+        0 => {
+            let name = some_live(rng)?;
+            let columns = &view.tables[name.as_str()].columns;
+            let mut row = random_row(columns, shape, rng);
+            let wide = columns
+                .iter()
+                .position(|c| matches!(c.ty, ColumnType::String | ColumnType::Bytes))?;
+            row[wide] = match columns[wide].ty {
+                ColumnType::String => Value::String("x".repeat(ROW_SIZE_MAX + 1)),
+                _ => Value::Bytes(vec![0xab; ROW_SIZE_MAX + 1]),
+            };
+            TxOp::Insert { table: name, row }
+        }
+        1 => {
+            let name = some_live(rng)?;
+            let columns = &view.tables[name.as_str()].columns;
+            let mut row = random_row(columns, shape, rng);
+            let at = rng.random_range(0..row.len());
+            row[at] = match row[at] {
+                Value::U64(_) => Value::String("not a number".to_owned()),
+                _ => Value::U64(rng.random()),
+            };
+            TxOp::Insert { table: name, row }
+        }
+        2 => {
+            let name = some_live(rng)?;
+            let mut row = random_row(&view.tables[name.as_str()].columns, shape, rng);
+            row.push(Value::Bool(true));
+            TxOp::Insert { table: name, row }
+        }
+        3 => {
+            let name =
+                (0..64).map(|i| format!("t{i}")).find(|n| !view.tables.contains_key(n.as_str()))?;
+            let row = vec![Value::U64(rng.random())];
+            if rng.random_bool(0.5) {
+                TxOp::Insert { table: name, row }
+            } else {
+                TxOp::DropTable { name }
+            }
+        }
+        4 => {
+            let name = some_live(rng)?;
+            TxOp::CreateTable { name, columns: vec![ColumnDef::new("c0", ColumnType::U64)] }
+        }
+        5 => {
+            let columns = if rng.random_bool(0.5) {
+                Vec::new()
+            } else {
+                vec![ColumnDef::new("c0", ColumnType::U64), ColumnDef::new("c0", ColumnType::Bool)]
+            };
+            TxOp::CreateTable { name: format!("bad{}", rng.random_range(0..4)), columns }
+        }
+        6 => {
+            let system = *crate::plan::pick(rng, &crate::model::catalog::system_table_names());
+            if rng.random_bool(0.5) {
+                TxOp::DropTable { name: system.to_owned() }
+            } else {
+                TxOp::Insert { table: system.to_owned(), row: vec![Value::U64(rng.random())] }
+            }
+        }
+        7 => {
+            let name = some_live(rng)?;
+            let row = random_row(&view.tables[name.as_str()].columns, shape, rng);
+            TxOp::Delete { table: name, row }
+        }
+        _ => {
+            let name = some_live(rng)?;
+            let table = &view.tables[name.as_str()];
+            let index = (!table.rows.is_empty()).then(|| rng.random_range(0..table.rows.len()))?;
+            let row = table.rows.iter().nth(index).expect("index in range").to_vec();
+            TxOp::Insert { table: name, row }
+        }
+    };
+    view.clone().apply(&op).is_err().then_some(op)
+}
+
+/// A transaction larger than any commit of the log can hold (the largest
+/// segment a plan draws is 1 MiB): a new table and rows of nearly a page
+/// each, valid one by one. The engine must refuse the commit
+/// (`CommitError::TooLarge`), using no offset.
+pub fn oversized_transaction(view: &ModelState, rng: &mut SimRng) -> Vec<TxOp> {
+    let name = (0..64)
+        .map(|i| format!("big{i}"))
+        .find(|n| !view.tables.contains_key(n.as_str()))
+        .expect("a free name");
+    let columns = vec![ColumnDef::new("c0", ColumnType::Bytes)];
+    let mut ops = vec![TxOp::CreateTable { name: name.clone(), columns }];
+    let value_len = ROW_SIZE_MAX - 64;
+    let rows = (OVERSIZED_TX_BYTES / value_len as u64) as usize + 1;
+    for _ in 0..rows {
+        let mut value: Vec<u8> = (0..16).map(|_| rng.random()).collect();
+        value.resize(value_len, 0x5a);
+        ops.push(TxOp::Insert { table: name.clone(), row: vec![Value::Bytes(value)] });
+    }
+    ops
+}
+
+/// The size of [`oversized_transaction`]'s rows together: past the
+/// largest segment any plan draws.
+const OVERSIZED_TX_BYTES: u64 = (1 << 20) + (64 << 10);
 
 fn random_op(view: &ModelState, shape: &WorkloadShape, rng: &mut SimRng) -> Option<TxOp> {
     if view.tables.is_empty() || rng.random_range(0..100) < shape.ddl_percent {

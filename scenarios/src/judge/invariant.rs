@@ -64,6 +64,9 @@ invariants! {
     TX_ACCEPTED_INVALID = "tx-accepted-invalid": "the engine accepted an operation the model refuses";
     /// A conflict was reported without a concurrent commit, or missed.
     CONFLICT_MISMATCH = "conflict-mismatch": "a conflict was reported without a concurrent commit, or missed";
+    /// A refused request left a trace: an offset used, a row or table
+    /// visible, a version served, something queued for durability.
+    REFUSAL_LEFT_TRACE = "refusal-left-trace": "a refused request left a trace (an offset, a row, a version, a queued commit)";
     /// The durable offset passed the last submitted one.
     DURABLE_BEYOND_SUBMITTED = "durable-beyond-submitted": "the durable offset passed the last submitted one";
     /// The durable offset went backwards.

@@ -13,7 +13,9 @@
 //!   state (registered with the snapshot task);
 //! - [`layout`]: the storage layout on the device after every durable
 //!   step and every recovery;
-//! - [`io`]: I/O discipline around failures and poisoned writes.
+//! - [`io`]: I/O discipline around failures and poisoned writes;
+//! - [`refusals`]: a refused request leaves no trace (no offset, no row,
+//!   nothing queued).
 //!
 //! Checkers never run the code they judge: the model ([`crate::model`])
 //! computes what to expect from the workload alone, the layout checker
@@ -30,6 +32,7 @@ mod io;
 mod layout;
 mod reads;
 mod recovery;
+mod refusals;
 mod snapshots;
 #[cfg(test)]
 mod test_disk;
@@ -122,6 +125,15 @@ pub enum RunEvent<'a> {
         offset: u64,
         /// Its operations.
         ops: &'a [TxOp],
+    },
+    /// A client's transaction ended without a commit: it gave up after a
+    /// refused operation, or the engine refused the commit. Nothing of it
+    /// may remain.
+    Abandoned {
+        /// The client.
+        client: usize,
+        /// The database.
+        db: &'a Database,
     },
     /// The engine refused a client's commit.
     CommitRefused {
@@ -280,6 +292,7 @@ impl Judge {
             Box::new(recovery::RecoveryChecker::default()),
             Box::new(io::IoChecker::default()),
             Box::new(layout::LayoutChecker::default()),
+            Box::new(refusals::RefusalChecker),
         ];
         checkers.extend(plan.checkers());
         Judge {

@@ -50,7 +50,7 @@ impl Checker for ReadsChecker {
 /// Compares what the engine serves as of `offset` with the model there:
 /// first the encoded rows (cheap, nothing decoded), then, only if they
 /// differ, the decoded dump, to say how.
-fn compare(
+pub(super) fn compare(
     what: &str,
     offset: u64,
     state: &CommittedState,

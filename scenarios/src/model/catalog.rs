@@ -92,6 +92,11 @@ pub fn type_tag(ty: ColumnType) -> u64 {
     }
 }
 
+/// The system tables' names, in id order.
+pub fn system_table_names() -> Vec<&'static str> {
+    SYSTEM_TABLES.iter().map(|table| table.name).collect()
+}
+
 /// Whether `name` is a system table's.
 pub fn is_system_table(name: &str) -> bool {
     SYSTEM_TABLES.iter().any(|table| table.name == name)

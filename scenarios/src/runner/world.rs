@@ -20,6 +20,7 @@ use crate::plan::{EngineTask, Plan};
 use crate::runtime;
 use crate::trace::Trace;
 use crate::workload::TxOp;
+use rand::RngExt;
 
 /// The most fault lines a report keeps.
 const FIRED_MAX: usize = 200;
@@ -236,15 +237,18 @@ impl World {
 
     /// Has the plan's generator write a transaction on what `tx` began
     /// from, applies it and commits it; returns its offset, or `None` if
-    /// it was (rightly) refused or the run stopped.
+    /// it was (rightly) refused or the run stopped. After an operation the
+    /// engine refuses, the client either gives up on the transaction or
+    /// (a careless client) goes on with the rest of it.
     pub(super) fn commit(&mut self, client: usize, mut tx: MutTx, rng: &mut SimRng) -> Option<u64> {
         if self.is_stopped() {
             return None;
         }
         let began_after = tx.offset() - 1;
         let base = self.judge.model().state_at(began_after).expect("began on a submitted offset");
-        let ops = self.plan.generator.generate(base, &self.plan.workload, rng);
-        for (i, op) in ops.iter().enumerate() {
+        let generated = self.plan.generator.generate(base, &self.plan.workload, rng);
+        let mut ops: Vec<TxOp> = Vec::with_capacity(generated.len());
+        for op in &generated {
             let engine = match panics::catch(|| apply_to_tx(&mut tx, op)) {
                 Ok(result) => result.map_err(|error| error.to_string()),
                 Err(caught) => {
@@ -253,15 +257,24 @@ impl World {
                 }
             };
             let refused = engine.clone().err();
-            let event = RunEvent::TxOp { client, began_after, before: &ops[..i], op, engine };
+            let event = RunEvent::TxOp { client, began_after, before: &ops, op, engine };
             if !self.emit(&event) {
                 return None;
             }
-            if let Some(error) = refused {
-                self.stats.txs_refused += 1;
-                self.event(format!("aborted client={client} {op}: {error}"));
-                return None;
+            match refused {
+                None => ops.push(op.clone()),
+                Some(error) if rng.random_bool(0.5) => {
+                    self.event(format!("refused client={client} {op}: {error}; going on"));
+                }
+                Some(error) => {
+                    self.event(format!("aborted client={client} {op}: {error}"));
+                    return self.abandoned(client, tx);
+                }
             }
+        }
+        if ops.is_empty() {
+            self.event(format!("aborted client={client}: nothing left to commit"));
+            return self.abandoned(client, tx);
         }
         let db = self.db();
         match panics::catch(|| db.commit(tx)) {
@@ -290,7 +303,9 @@ impl World {
                     }
                     error => self.event(format!("refused client={client}: {error}")),
                 }
-                self.emit(&RunEvent::CommitRefused { client, began_after, error: &error });
+                if self.emit(&RunEvent::CommitRefused { client, began_after, error: &error }) {
+                    self.check_no_trace(client);
+                }
                 None
             }
             Err(caught) => {
@@ -298,6 +313,23 @@ impl World {
                 None
             }
         }
+    }
+
+    /// A transaction given up on: dropped, then the judge checks it left
+    /// no trace. Always `None` (no offset).
+    fn abandoned(&mut self, client: usize, tx: MutTx) -> Option<u64> {
+        self.stats.txs_refused += 1;
+        drop(tx);
+        self.check_no_trace(client);
+        None
+    }
+
+    /// Has the judge check that nothing of `client`'s refused request
+    /// remains.
+    fn check_no_trace(&mut self, client: usize) {
+        let db = self.db.take().expect("a running incarnation has a database");
+        self.emit(&RunEvent::Abandoned { client, db: &db });
+        self.db = Some(db);
     }
 
     /// Whether `offset` is durable; checks nothing.

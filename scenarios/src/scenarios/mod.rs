@@ -7,6 +7,7 @@
 
 mod bootstrap_from_history;
 mod crash_during_snapshot;
+mod hostile_requests;
 mod incremental_snapshots;
 mod mvcc_reads;
 mod poisoned_writes;
@@ -94,6 +95,7 @@ const SUFFIX: &[Situation] = &[CRASH_BETWEEN_RENAME_AND_PARENT_SYNC, POWER_LOSS_
 const BOOTSTRAP: &[Situation] =
     &[CRASH_BETWEEN_WRITE_AND_SYNC, CRASH_DURING_OPEN_REWRITE, POWER_LOSS_IN_ROTATION];
 const MVCC: &[Situation] = &[CRASH_BETWEEN_WRITE_AND_SYNC];
+const HOSTILE: &[Situation] = &[CRASH_BETWEEN_WRITE_AND_SYNC];
 
 /// Every built-in scenario, in the order `faultline list` shows them.
 pub(crate) fn builtin() -> Vec<Arc<dyn Scenario>> {
@@ -116,6 +118,7 @@ pub(crate) fn builtin() -> Vec<Arc<dyn Scenario>> {
         ),
         built_in("incremental_snapshots", incremental::SUMMARY, incremental::plan, INCREMENTAL),
         built_in("mvcc_reads", mvcc_reads::SUMMARY, mvcc_reads::plan, MVCC),
+        built_in("hostile_requests", hostile_requests::SUMMARY, hostile_requests::plan, HOSTILE),
         built_in("swarm", swarm::SUMMARY, swarm::plan, SWARM),
     ]
 }
