@@ -136,15 +136,34 @@ fn base_snapshot() -> &'static SnapshotFiles {
     })
 }
 
+/// Bytes into a whole case (engine options, transactions, a fault
+/// schedule, with `arbitrary`), run on the simulated filesystem and
+/// judged; a failure panics with the case and its report. Whether the
+/// bytes made a case.
+pub fn scenario(data: &[u8]) -> bool {
+    faultline_scenarios::fuzzing::check_bytes(data)
+}
+
+/// Bytes into a hostile history (with `arbitrary`): a genuine history
+/// the engine wrote, forged by the harness (checksummed, well-formed,
+/// wrong in meaning), then opened; the engine must open it as FORMAT.md
+/// allows or refuse naming file, offset and reason. Anything else panics
+/// with the forgery. Whether the bytes made a case.
+pub fn hostile_history(data: &[u8]) -> bool {
+    faultline_scenarios::hostile_history::check_bytes(data)
+}
+
 /// A fuzz target's body: handles one input, says whether it decoded.
 pub type Body = fn(&[u8]) -> bool;
 
 /// Every target, by name: what the corpus test iterates.
-pub const TARGETS: [(&str, Body); 6] = [
+pub const TARGETS: [(&str, Body); 8] = [
     ("commit_decode", commit_decode),
     ("segment_open", segment_open),
     ("manifest_decode", manifest_decode),
     ("page_decode", page_decode),
     ("tx_decode", tx_decode),
     ("snapshot_load", snapshot_load),
+    ("scenario", scenario),
+    ("hostile_history", hostile_history),
 ];

@@ -33,6 +33,8 @@
 pub mod corpus;
 pub mod coverage;
 mod exhaust;
+pub mod fuzzing;
+pub mod hostile_history;
 pub mod judge;
 pub mod model;
 mod outcome;

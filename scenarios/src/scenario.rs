@@ -15,7 +15,9 @@ use faultline_sim::Seed;
 
 use crate::coverage::Situation;
 use crate::judge::Invariant;
+use crate::outcome::RunReport;
 use crate::plan::{Plan, PlanError};
+use crate::runner::RunConfig;
 
 /// A scenario: see the module documentation.
 pub trait Scenario: Send + Sync {
@@ -40,6 +42,14 @@ pub trait Scenario: Send + Sync {
     /// (`ci/nightly.sh` fails, naming one never reached). Default: none.
     fn must_reach(&self) -> Vec<Situation> {
         Vec::new()
+    }
+
+    /// Runs and judges a whole case itself instead of a workload on a plan
+    /// (`hostile_history`: a forged history, then one open). `None`, the
+    /// default: the runner runs [`Scenario::plan`].
+    fn run_whole(&self, seed: Seed, config: &RunConfig) -> Option<RunReport> {
+        let _ = (seed, config);
+        None
     }
 
     /// Puts a layer between the engine and the filesystem (tests use it to

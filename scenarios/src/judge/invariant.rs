@@ -92,6 +92,10 @@ invariants! {
     REFUSED_INTACT_HISTORY = "refused-intact-history": "open refused though an undamaged way to the acknowledged state was left";
     /// Open refused damaged bytes without naming where.
     CORRUPTION_UNNAMED = "corruption-unnamed": "open refused damaged bytes without naming where";
+    /// A forged history (checksummed, well-formed, wrong in meaning) was
+    /// opened otherwise than FORMAT.md allows, or refused without naming
+    /// the file, the offset and the reason, or a wrong state served.
+    HOSTILE_HISTORY_MISREAD = "hostile-history-misread": "a forged history was opened otherwise than FORMAT.md allows, or refused without naming file, offset and reason";
     /// Open set aside a snapshot that no fault damaged.
     SNAPSHOT_REJECTED = "snapshot-rejected": "open set aside a snapshot that no fault damaged";
 

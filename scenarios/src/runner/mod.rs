@@ -136,6 +136,9 @@ impl Default for RunConfig {
 /// Runs `scenario` at `seed`.
 pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport {
     let _quiet = panics::in_run();
+    if let Some(report) = scenario.run_whole(seed, config) {
+        return report;
+    }
     let plan = match panics::catch(|| scenario.plan(seed)) {
         Ok(Ok(plan)) => adjust_plan(plan, config),
         Ok(Err(error)) => return plan_failure(scenario, seed, format!("bad plan: {error}")),
@@ -650,6 +653,10 @@ impl<'a> Driver<'a> {
     }
 }
 
+/// The filesystem calls the setup makes before the engine's first: a
+/// schedule's decisions for the engine start at call `SETUP_CALLS + 1`.
+pub const SETUP_CALLS: u64 = 2;
+
 /// Creates the empty, durable database directory on a fresh simulated
 /// filesystem, with faults off.
 fn setup_sim(sim: &SimFs) -> Result<(), String> {
@@ -657,6 +664,7 @@ fn setup_sim(sim: &SimFs) -> Result<(), String> {
     let root = Path::new(ROOT);
     sim.create_dir(root).map_err(|e| format!("setup: {e}"))?;
     sim.sync_dir(Path::new("/")).map_err(|e| format!("setup: {e}"))?;
+    assert_eq!(sim.stats().ops, SETUP_CALLS, "the setup makes SETUP_CALLS calls");
     sim.set_faults_enabled(true);
     sim.take_log();
     Ok(())

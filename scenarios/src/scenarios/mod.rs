@@ -120,5 +120,6 @@ pub(crate) fn builtin() -> Vec<Arc<dyn Scenario>> {
         built_in("mvcc_reads", mvcc_reads::SUMMARY, mvcc_reads::plan, MVCC),
         built_in("hostile_requests", hostile_requests::SUMMARY, hostile_requests::plan, HOSTILE),
         built_in("swarm", swarm::SUMMARY, swarm::plan, SWARM),
+        Arc::new(crate::hostile_history::HostileHistoryScenario),
     ]
 }
