@@ -968,3 +968,54 @@ fn a_crash_while_an_unfinished_snapshot_is_replaced_leaves_nothing_to_set_aside(
         assert!(report.snapshots_rejected.is_empty(), "k={k}: {:?}", report.snapshots_rejected);
     }
 }
+
+/// A snapshot taken while a durability step waits between its write and
+/// its sync, right after that write rotated the log: the snapshot (at the
+/// durable offset, just before the new segment) lets every older segment
+/// go, so the log directory holds only the new segment, with its header
+/// and an unsynced commit. A power loss then leaves that segment empty: it
+/// is the log's only segment, and its name is where the log goes on. Open
+/// keeps it and restores the snapshot. (A sweep found the open refusing
+/// this history: the empty segment was removed, the log then seemed to end
+/// before the snapshot, which was set aside, and no history connected.)
+#[test]
+fn a_snapshot_that_let_every_older_segment_go_before_a_lost_first_commit_restores() {
+    let mut options = options(1_000_000, 0);
+    options.snapshots.on_rotation = true;
+    options.snapshots.retain = 1;
+    options.snapshots.remove_old_segments = true;
+    let fs = sim_fs(77);
+    let mut db = with_accounts(&fs, &options);
+    let mut id = 0;
+    let (snapshot, new_segment) = loop {
+        id += 1;
+        let mut tx = db.begin();
+        tx.insert("accounts", account(id)).unwrap();
+        db.commit(tx).unwrap();
+        let rotations = db.rotations();
+        let mut step = db.durability_write().expect("one queued");
+        if db.rotations() > rotations {
+            // In the gap: the snapshot at the durable offset, then the
+            // segments below it removed.
+            let snapshot = db.snapshot_step().unwrap().expect("a rotation makes one due");
+            let segments = db.log().segments();
+            assert_eq!(segments.len(), 1, "only the new segment is left: {segments:?}");
+            break (snapshot, segments[0].path.clone());
+        }
+        db.durability_sync(&mut step);
+        db.durability_publish(step);
+        assert!(id < 10_000, "the log rotates");
+    };
+    fs.crash(CrashMode::PowerLoss);
+    let mut fs = fs.reopen();
+    for _ in 0..2 {
+        let (db, report) = open(&fs, options.clone()).expect("the history is whole");
+        assert_eq!(report.restored_from, Some(snapshot));
+        assert_eq!(db.latest().offset(), Some(snapshot));
+        assert_eq!(db.durable_offset(), Some(snapshot));
+        assert!(fs.open(&new_segment).is_ok(), "the only segment, empty, is kept");
+        drop(db);
+        fs.crash(CrashMode::PowerLoss);
+        fs = fs.reopen();
+    }
+}

@@ -189,6 +189,12 @@ impl Commitlog {
         };
         fs.sync_dir(dir).map_err(|source| io_error("sync-dir", dir, source))?;
         drop(_rewrite);
+        // A log that holds no commit but expects offset N > 0 next (its only
+        // segment, created empty after a snapshot let every older segment
+        // go, was removed) has logged everything before N: it ends at
+        // N - 1, as the process that wrote it said, so that the snapshot
+        // at N - 1 connects and the database opens wholly durable.
+        let last = recovered.tx_offset_last.or_else(|| recovered.tx_offset_next.checked_sub(1));
         let log = Commitlog {
             fs,
             dir: dir.to_owned(),
@@ -196,10 +202,10 @@ impl Commitlog {
             sealed: recovered.sealed,
             head,
             offset_next: recovered.tx_offset_next,
-            offset_last: recovered.tx_offset_last,
-            offset_flushed: recovered.tx_offset_last,
-            offset_synced: recovered.tx_offset_last,
-            offset_durable: recovered.tx_offset_last,
+            offset_last: last,
+            offset_flushed: last,
+            offset_synced: last,
+            offset_durable: last,
             epoch_last: recovered.epoch_last,
             on_rotate: None,
             poison: None,

@@ -121,7 +121,7 @@ pub(crate) fn recover(
                 last_sealed_trusted = index + 2 == n_segments;
             }
             Some(_) => sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?),
-            None => head = recover_last(fs, path, min_tx_offset, &mut progress)?,
+            None => head = recover_last(fs, path, min_tx_offset, index == 0, &mut progress)?,
         }
     }
     if head.is_none()
@@ -228,11 +228,14 @@ fn verify_sealed(
 }
 
 /// Verifies the last segment, cuts a torn tail, and removes it if no commit
-/// is left. Returns the segment to append to, if it stays.
+/// is left, unless it is the `only` segment: then its name is where the
+/// log goes on (every older segment went after a snapshot covered it), and
+/// a valid header keeps it. Returns the segment to append to, if it stays.
 fn recover_last(
     fs: &dyn Fs,
     path: PathBuf,
     min_tx_offset: u64,
+    only: bool,
     progress: &mut Progress,
 ) -> Result<Option<RecoveredHead>, OpenError> {
     let mut bytes = load(fs, &path)?;
@@ -272,14 +275,17 @@ fn recover_last(
     if let Some(reason) = bad {
         check_torn_tail(&path, &bytes, &walk, reason)?;
     }
-    if walk.n_commits == 0 {
+    if walk.n_commits == 0 && !(only && min_tx_offset > 0) {
         tracing::warn!(segment = %path.display(), "removing last segment: it holds no commit");
         remove(fs, &path)?;
         return Ok(None);
     }
     // A torn tail is cut here, in memory: the durable rewrite at open
-    // (`Commitlog::open`) writes only these bytes over the segment.
-    progress.advance(&walk);
+    // (`Commitlog::open`) writes only these bytes over the segment. The
+    // only segment, kept empty, leaves the progress at its name.
+    if walk.n_commits > 0 {
+        progress.advance(&walk);
+    }
     bytes.truncate(walk.pos);
     let len = walk.pos as u64;
     Ok(Some(RecoveredHead { span: SegmentSpan { min_tx_offset, path, len }, bytes }))
