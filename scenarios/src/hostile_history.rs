@@ -245,6 +245,11 @@ impl HostileHistory {
                 let named =
                     log[s].name_offset.checked_add_signed(delta).unwrap_or(log[s].name_offset + 1);
                 let was = log[s].path();
+                // A name no other segment has (two files cannot share one).
+                let mut named = named;
+                while log.iter().any(|segment| segment.name_offset == named) {
+                    named += 1;
+                }
                 log[s].name_offset = named;
                 let forged = format!("{} renamed {}", was.display(), log[s].path().display());
                 // Segments are read in name order: the first one whose name
