@@ -380,7 +380,8 @@ impl Commitlog {
     }
 
     /// Removes the sealed segments that hold only offsets below
-    /// `keep_from`, then syncs the directory; returns how many went. The
+    /// `keep_from`, oldest first, syncing the directory after each; returns
+    /// how many went. The
     /// segment being written is never removed. The caller must hold a
     /// durable snapshot that covers everything removed: history below it is
     /// gone for good.
@@ -394,13 +395,15 @@ impl Commitlog {
             removable += 1;
         }
         let removable = removable.min(self.sealed.len());
+        // Oldest first, the directory synced after each: removals that are
+        // not synced reach the disk in any subset at a power loss, and a
+        // newer segment gone with an older one left would open a hole in
+        // the log. This way a crash leaves a contiguous suffix.
         for span in spans.drain(..removable) {
             self.fs.remove(&span.path)?;
-            tracing::info!(segment = %span.path.display(), "removed a segment below the oldest snapshot");
-        }
-        if removable > 0 {
-            self.sealed.drain(..removable);
+            self.sealed.remove(0);
             self.fs.sync_dir(&self.dir)?;
+            tracing::info!(segment = %span.path.display(), "removed a segment below the oldest snapshot");
         }
         self.assert_invariants();
         Ok(removable)
