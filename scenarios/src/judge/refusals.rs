@@ -7,7 +7,10 @@
 //!
 //! An operation refused in a transaction the client goes on with is
 //! judged when that transaction commits: the committed state must be the
-//! model's, which never applied the refused operation.
+//! model's, which never applied the refused operation. A state that
+//! differs is reported as the state or system-tables mismatch it is; an
+//! offset used, a version served or a commit queued as
+//! `refusal-left-trace`.
 
 use faultline_engine::Database;
 use faultline_engine::datastore::ReadError;
@@ -43,11 +46,14 @@ fn no_trace(client: usize, db: &Database, facts: &Facts<'_>) -> Result<(), Viola
             "latest offset={latest:?} after a refusal, model submitted={submitted}: an offset was used"
         )));
     }
-    compare("latest after a refusal", submitted, db.latest(), facts.model)
-        .map_err(|(_, detail)| trace(detail))?;
+    // A state that differs is named for what differs (user or system
+    // tables): the refusal is where it was seen, not necessarily its cause.
+    let differs = |(invariant, detail): (Invariant, String)| {
+        Violation::new(invariant, format!("client={client}: after a refusal, {detail}"))
+    };
+    compare("latest", submitted, db.latest(), facts.model).map_err(differs)?;
     match db.read_at(submitted) {
-        Ok(state) => compare("read-at after a refusal", submitted, state, facts.model)
-            .map_err(|(_, detail)| trace(detail))?,
+        Ok(state) => compare("read-at", submitted, state, facts.model).map_err(differs)?,
         Err(error) => return Err(trace(format!("read-at={submitted} refused: {error}"))),
     }
     match db.read_at(submitted + 1) {
