@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use arbitrary::{Arbitrary, Unstructured};
 use faultline_engine::commitlog::{self, Corruption};
-use faultline_engine::datastore::{MutTx, TxError};
 use faultline_engine::fs::Fs;
 use faultline_engine::{Database, OpenError, Options};
 use faultline_sim::{FaultConfig, Seed, SimFs, Stream};
@@ -38,7 +37,7 @@ use crate::judge::disk_format::{parse_segment_name, read_segment};
 use crate::model::{self, Model};
 use crate::outcome::{Failure, FailureKind, Outcome, RunReport, RunStats};
 use crate::panics;
-use crate::workload::{RandomTransactions, TxGenerator, TxOp, WorkloadShape};
+use crate::workload::{RandomTransactions, TxGenerator, WorkloadShape};
 
 /// The database directory of a hostile history.
 const ROOT: &str = "/db";
@@ -563,7 +562,7 @@ impl Genuine {
                 let ops = RandomTransactions.generate(&base, &shape, &mut rng);
                 let mut tx = db.begin();
                 ops.iter()
-                    .try_for_each(|op| apply(&mut tx, op))
+                    .try_for_each(|op| op.apply_to(&mut tx))
                     .expect("generated transactions are valid");
                 let offset = db.commit(tx).expect("a small transaction commits");
                 model.commit(offset, &ops).expect("the model follows");
@@ -606,15 +605,6 @@ impl Genuine {
             fs.sync_dir(Path::new(&dir)).expect("sync a directory");
         }
         fs
-    }
-}
-
-fn apply(tx: &mut MutTx, op: &TxOp) -> Result<(), TxError> {
-    match op {
-        TxOp::CreateTable { name, columns } => tx.create_table(name, columns.clone()).map(drop),
-        TxOp::DropTable { name } => tx.drop_table(name),
-        TxOp::Insert { table, row } => tx.insert(table, row.clone()),
-        TxOp::Delete { table, row } => tx.delete(table, row),
     }
 }
 

@@ -12,7 +12,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use faultline_engine::datastore::{ColumnDef, ColumnType, ROW_SIZE_MAX, Row, Value};
+use faultline_engine::datastore::{
+    ColumnDef, ColumnType, MutTx, ROW_SIZE_MAX, Row, TxError, Value,
+};
 use faultline_sim::{SimRng, TraceHasher};
 use rand::RngExt;
 
@@ -66,6 +68,17 @@ impl fmt::Display for TxOp {
 }
 
 impl TxOp {
+    /// Applies the operation to a transaction of the engine, through its
+    /// public API.
+    pub fn apply_to(&self, tx: &mut MutTx) -> Result<(), TxError> {
+        match self {
+            TxOp::CreateTable { name, columns } => tx.create_table(name, columns.clone()).map(drop),
+            TxOp::DropTable { name } => tx.drop_table(name),
+            TxOp::Insert { table, row } => tx.insert(table, row.clone()),
+            TxOp::Delete { table, row } => tx.delete(table, row),
+        }
+    }
+
     /// Mixes everything the operation holds into a trace hash (values
     /// longer than a few bytes by their CRC32C): what identifies it, without
     /// writing its text.

@@ -249,7 +249,7 @@ impl World {
         let generated = self.plan.generator.generate(base, &self.plan.workload, rng);
         let mut ops: Vec<TxOp> = Vec::with_capacity(generated.len());
         for op in &generated {
-            let engine = match panics::catch(|| apply_to_tx(&mut tx, op)) {
+            let engine = match panics::catch(|| op.apply_to(&mut tx)) {
                 Ok(result) => result.map_err(|error| error.to_string()),
                 Err(caught) => {
                     self.panicked(caught);
@@ -472,15 +472,5 @@ impl World {
         let db = self.db.take().expect("a running incarnation has a database");
         self.emit(&RunEvent::ReadCheck { db: &db, picks });
         self.db = Some(db);
-    }
-}
-
-/// Applies `op` to a transaction of the engine.
-fn apply_to_tx(tx: &mut MutTx, op: &TxOp) -> Result<(), TxError> {
-    match op {
-        TxOp::CreateTable { name, columns } => tx.create_table(name, columns.clone()).map(drop),
-        TxOp::DropTable { name } => tx.drop_table(name),
-        TxOp::Insert { table, row } => tx.insert(table, row.clone()),
-        TxOp::Delete { table, row } => tx.delete(table, row),
     }
 }
