@@ -39,6 +39,16 @@ impl Checker for SnapshotChecker {
         {
             return Ok(());
         }
+        // A lying fsync voids every ordering the engine relies on: segment
+        // removals may then have reached the disk in any subset, leaving a
+        // hole, and the whole log is not there. Without one, a hole is the
+        // engine's, and the open from the whole log below names it.
+        let hole = segments
+            .windows(2)
+            .any(|w| w[0].summary.next_offset().unwrap_or(w[0].name_offset) != w[1].name_offset);
+        if hole && facts.faults.voided {
+            return Ok(());
+        }
         let mut options = facts.plan.options.clone();
         options.snapshots.restore_on_open = false;
         let copy = Arc::new(disk.fork());
