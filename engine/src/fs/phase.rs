@@ -106,6 +106,19 @@ impl Phase {
         }
     }
 
+    /// Whether the phase is part of `Database::open`.
+    pub fn during_open(self) -> bool {
+        matches!(
+            self,
+            Phase::OpenSnapshots
+                | Phase::OpenLog
+                | Phase::OpenRewrite
+                | Phase::OpenRestore
+                | Phase::OpenReplay
+                | Phase::Bootstrap
+        )
+    }
+
     /// The phase named `name` ([`Phase::name`]).
     pub fn from_name(name: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|phase| phase.name() == name)

@@ -208,24 +208,14 @@ pub fn run_checking_determinism(
     first
 }
 
-/// The phases of an open: a fault aimed at one needs faults on while the
-/// database recovers.
-const OPEN_PHASES: [Phase; 6] = [
-    Phase::OpenSnapshots,
-    Phase::OpenLog,
-    Phase::OpenRewrite,
-    Phase::OpenRestore,
-    Phase::OpenReplay,
-    Phase::Bootstrap,
-];
-
 /// The plan as the mode runs it.
 fn adjust_plan(mut plan: Plan, config: &RunConfig) -> Plan {
     if matches!(config.backend, Backend::Real { .. }) {
         return plan.without_faults();
     }
     if let Some(focus) = &config.focus {
-        if OPEN_PHASES.iter().any(|phase| focus.site.within(*phase)) {
+        // A fault aimed inside an open needs faults on while it recovers.
+        if focus.site.phases.phases().any(Phase::during_open) {
             plan.recovery_faults = true;
         }
         if focus.strike == Strike::Fault(FaultClass::TornWrite) && plan.faults.torn_write == 0.0 {

@@ -205,6 +205,14 @@ impl Disk {
         self.events.push(event);
     }
 
+    /// Records `fault` striking `call` (its operation, site, path, offset
+    /// and length).
+    fn fault_on(&mut self, call: &Call, fault: Fault) {
+        let (index, op, site, offset, len) =
+            (call.index, call.op, call.site, call.offset, call.len);
+        self.record_fault(index, op, site, &call.path, offset, len, fault);
+    }
+
     #[allow(clippy::too_many_arguments)] // one per field of the event it records
     pub(super) fn record_fault(
         &mut self,
@@ -429,19 +437,11 @@ impl Disk {
                 // in the journal), so a later successful sync_dir persists
                 // them.
                 let fault = Fault::FsyncError { dropped_ops: 0 };
-                self.record_fault(call.index, Op::SyncDir, call.site, &call.path, 0, 0, fault);
+                self.fault_on(call, fault);
                 Err(eio("fsync error", &call.path, 0))
             }
             Verdict::Fault(PinnedFault::LyingFsync) => {
-                self.record_fault(
-                    call.index,
-                    Op::SyncDir,
-                    call.site,
-                    &call.path,
-                    0,
-                    0,
-                    Fault::LyingFsync,
-                );
+                self.fault_on(call, Fault::LyingFsync);
                 Ok(())
             }
             Verdict::Proceed => {
@@ -522,15 +522,7 @@ impl Disk {
         let (write, result) = match self.verdict(call, len, over_quota)? {
             Verdict::Proceed => (Some((offset, len)), Ok(())),
             Verdict::Fault(PinnedFault::NoSpace) => {
-                self.record_fault(
-                    call.index,
-                    Op::Write,
-                    call.site,
-                    path,
-                    offset,
-                    len,
-                    Fault::NoSpace,
-                );
+                self.fault_on(call, Fault::NoSpace);
                 let error = io::Error::new(
                     io::ErrorKind::StorageFull,
                     format!("{path}: simulated ENOSPC at offset={offset}"),
@@ -538,26 +530,18 @@ impl Disk {
                 (None, Err(error))
             }
             Verdict::Fault(PinnedFault::WriteError) => {
-                self.record_fault(
-                    call.index,
-                    Op::Write,
-                    call.site,
-                    path,
-                    offset,
-                    len,
-                    Fault::WriteError,
-                );
+                self.fault_on(call, Fault::WriteError);
                 (None, Err(eio("write error", path, offset)))
             }
             Verdict::Fault(PinnedFault::ShortWrite { written }) => {
                 let fault = Fault::ShortWrite { written };
-                self.record_fault(call.index, Op::Write, call.site, path, offset, len, fault);
+                self.fault_on(call, fault);
                 (Some((offset, written)), Err(eio("short write", path, offset + written)))
             }
             Verdict::Fault(PinnedFault::MisdirectedWrite { shift }) => {
                 let landed_at = offset.checked_add_signed(shift).expect("the decider fits it");
                 let fault = Fault::MisdirectedWrite { landed_at };
-                self.record_fault(call.index, Op::Write, call.site, path, offset, len, fault);
+                self.fault_on(call, fault);
                 self.stats.bytes_written += len;
                 self.file_mut(id).write(offset, landed_at, data, call.site);
                 return Ok(());
@@ -588,15 +572,7 @@ impl Disk {
             let byte = offset + delta;
             *self.file_mut(id).latent.entry(byte).or_default() ^= 1 << bit;
             let fault = Fault::ReadBitFlip { byte, bit };
-            self.record_fault(
-                call.index,
-                Op::Read,
-                call.site,
-                &path,
-                offset,
-                buf.len() as u64,
-                fault,
-            );
+            self.fault_on(&call, fault);
         }
         let file = self.file(id);
         let n = readable as usize;
@@ -633,15 +609,7 @@ impl Disk {
                 Ok(())
             }
             Verdict::Fault(PinnedFault::NoSpace) => {
-                self.record_fault(
-                    call.index,
-                    Op::SetLen,
-                    call.site,
-                    &call.path,
-                    len,
-                    0,
-                    Fault::NoSpace,
-                );
+                self.fault_on(call, Fault::NoSpace);
                 Err(io::Error::new(
                     io::ErrorKind::StorageFull,
                     format!("{}: simulated ENOSPC growing to len={len}", call.path),
@@ -672,19 +640,11 @@ impl Disk {
                 // them.
                 let dropped_ops = self.file_mut(id).drop_pending();
                 let fault = Fault::FsyncError { dropped_ops };
-                self.record_fault(call.index, Op::SyncData, call.site, &call.path, 0, 0, fault);
+                self.fault_on(call, fault);
                 Err(eio("fsync error", &call.path, 0))
             }
             Verdict::Fault(PinnedFault::LyingFsync) => {
-                self.record_fault(
-                    call.index,
-                    Op::SyncData,
-                    call.site,
-                    &call.path,
-                    0,
-                    0,
-                    Fault::LyingFsync,
-                );
+                self.fault_on(call, Fault::LyingFsync);
                 Ok(())
             }
             other => unreachable!("the decider fits faults to the call: {other:?}"),
