@@ -455,20 +455,32 @@ fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
     Ok(false)
 }
 
+/// Runs `work` with a progress bar it reports `(done, total)` to.
+fn with_progress<T>(work: impl FnOnce(&mut dyn FnMut(u64, u64)) -> T) -> T {
+    let bar = progress_bar(None);
+    let result = work(&mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// Each failure's report and the schedule that replays it.
+fn print_failures(failures: &[RunReport]) {
+    for failure in failures {
+        print!("{}", report::failure_text(failure));
+        println!("  schedule: {}", failure.schedule);
+    }
+}
+
 fn exhaust_points(registry: &Registry, args: ExhaustArgs) -> Result<bool, Usage> {
     let scenario = scenario(registry, &args.scenario)?;
+    let jobs = jobs(args.jobs)?;
     if args.strikes {
-        let bar = progress_bar(None);
         let result =
-            exhaust_strikes(scenario.as_ref(), args.seed, jobs(args.jobs)?, &mut |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            });
-        bar.finish_and_clear();
-        for failure in &result.failures {
-            print!("{}", report::failure_text(failure));
-            println!("  schedule: {}", failure.schedule);
-        }
+            with_progress(|progress| exhaust_strikes(scenario.as_ref(), args.seed, jobs, progress));
+        print_failures(&result.failures);
         for pair in result.pairs.iter().filter(|pair| !result.reached.contains(pair)) {
             println!("not reached: {}={}", pair.0, pair.1);
         }
@@ -488,17 +500,9 @@ fn exhaust_points(registry: &Registry, args: ExhaustArgs) -> Result<bool, Usage>
         ModeArg::ProcessCrash => vec![CrashMode::ProcessCrash],
         ModeArg::Both => vec![CrashMode::PowerLoss, CrashMode::ProcessCrash],
     };
-    let bar = progress_bar(None);
     let result =
-        exhaust(scenario.as_ref(), args.seed, &modes, jobs(args.jobs)?, &mut |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        });
-    bar.finish_and_clear();
-    for failure in &result.failures {
-        print!("{}", report::failure_text(failure));
-        println!("  schedule: {}", failure.schedule);
-    }
+        with_progress(|progress| exhaust(scenario.as_ref(), args.seed, &modes, jobs, progress));
+    print_failures(&result.failures);
     println!(
         "{} seed={}: crash points={} modes={} runs={} visited={} failed={}",
         result.scenario,
