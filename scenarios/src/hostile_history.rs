@@ -1,6 +1,7 @@
 //! Hostile histories: on-disk histories that are checksummed and
-//! well-formed byte for byte but wrong in meaning, written by the harness
-//! (not the engine), and what the engine must make of them.
+//! well-formed byte for byte but wrong in meaning, or broken in one of the
+//! ways FORMAT.md's open rules name, written by the harness (not the
+//! engine), and what the engine must make of them.
 //!
 //! A case ([`HostileHistory`], built by `arbitrary` from bytes or drawn
 //! from a seed) first has the engine write a genuine history on SimFs
@@ -14,6 +15,14 @@
 //! hole between segments), a snapshot newer than the log, a snapshot of
 //! another history. Every checksum is recomputed: nothing here is a torn
 //! write or a flipped bit.
+//!
+//! Beside those, one forgery per byte-level rule of open: a header broken
+//! in one field, a commit whose checksum holds but whose framing does not
+//! (no transactions, too few or too many records, offsets past u64), a
+//! sealed segment with no commit or with bytes after its last, a flipped
+//! bit (repaired in the last segment, corruption in a sealed one), a
+//! `.rewrite` left by a crash (removed), an entry that is not a segment
+//! name (refused).
 //!
 //! What FORMAT.md says open must do, worked out by the harness from what
 //! it forged: refuse with a corruption error naming the forged segment,
@@ -55,7 +64,8 @@ pub struct HostileHistory {
     pub at: u16,
 }
 
-/// A meaning-level forgery of a history.
+/// A forgery of a history: wrong in meaning, or broken at one rule of
+/// FORMAT.md's open.
 #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Forgery {
     /// A commit's epoch set below the one before it.
@@ -84,6 +94,93 @@ pub enum Forgery {
     /// snapshot to its log, and the engine restores one at the log's end
     /// (`tests/tests/hostile_history.rs` keeps that open finding).
     SnapshotOfAnotherHistory,
+    /// A segment's header broken in one field (the commits after it
+    /// intact): refused, whichever segment it is.
+    BadHeader {
+        /// Which field.
+        field: HeaderField,
+    },
+    /// A commit whose checksum holds but whose framing does not.
+    Malformed {
+        /// How.
+        how: Malformation,
+    },
+    /// Every commit of a sealed segment removed, its header kept (it is
+    /// named where the one before ends).
+    SealedEmpty,
+    /// Bytes after the last commit of a sealed segment: what a torn tail
+    /// looks like, where the format allows none.
+    SealedTrailing {
+        /// Which bytes.
+        bytes: Trailing,
+    },
+    /// One bit of a commit flipped (checksum not recomputed: a latent
+    /// media error): repaired in the last segment, corruption in a sealed
+    /// one.
+    FlippedBit {
+        /// Which bit of the commit (modulo its length in bits).
+        bit: u16,
+    },
+    /// A `<segment>.rewrite` file beside a segment, as a crash in the
+    /// middle of open's durable rewrite leaves: removed by open.
+    LeftoverRewrite,
+    /// An entry ending in `.log` that is not a segment name, or a
+    /// directory with a segment's name: the log is refused.
+    BadName {
+        /// Which kind of entry.
+        form: BadNameForm,
+    },
+}
+
+/// The field of a segment header a [`Forgery::BadHeader`] breaks.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderField {
+    /// One bit of the magic flipped.
+    Magic,
+    /// A format version other than 1.
+    Version,
+    /// A checksum algorithm other than CRC32C.
+    ChecksumAlgorithm,
+    /// A reserved byte that is not zero.
+    Reserved,
+}
+
+/// How a [`Forgery::Malformed`] commit breaks the framing (its checksum
+/// recomputed over what it holds).
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformation {
+    /// `n = 0` and no records: a commit of nothing.
+    Empty,
+    /// `n` one more than the records it holds.
+    TooFewRecords,
+    /// A record more than `n` says.
+    TooManyRecords,
+    /// `min_tx_offset + n` past `u64::MAX`.
+    OffsetOverflow,
+}
+
+/// The bytes a [`Forgery::SealedTrailing`] appends.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trailing {
+    /// Zeros.
+    Zeros,
+    /// Bytes that are no commit.
+    Garbage,
+    /// The first half of the next segment's first commit.
+    HalfCommit,
+}
+
+/// The entry a [`Forgery::BadName`] puts in the log directory.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadNameForm {
+    /// 19 digits.
+    ShortDigits,
+    /// A letter among the digits.
+    NotDigits,
+    /// 20 digits past `u64::MAX`.
+    PastU64,
+    /// A directory named as a segment would be.
+    Directory,
 }
 
 /// What FORMAT.md says the open must do with a forged history.
@@ -103,6 +200,11 @@ pub enum Expected {
     HistoryGap {
         /// The log's first offset.
         first: u64,
+    },
+    /// Refuse: `path` is not a segment name, or not a file.
+    BadSegmentName {
+        /// The entry.
+        path: PathBuf,
     },
     /// Open to `offset`, with the model's state there; `rejected`: a
     /// snapshot must be set aside.
@@ -186,7 +288,8 @@ impl HostileHistory {
         let genuine = Genuine::write(self.seed, txs, self.forgery == Forgery::SnapshotNewerThanLog);
         let (forged, expected, fs, history) = self.forge(&genuine);
         let fs: Arc<dyn Fs> = Arc::new(fs);
-        let opened = panics::catch(|| Database::open(fs, Path::new(ROOT), options(false)));
+        let opened =
+            panics::catch(|| Database::open(Arc::clone(&fs), Path::new(ROOT), options(false)));
         let (got, result) = match opened {
             Err(caught) => (format!("panic: {}", caught.message), Err("open panicked".to_owned())),
             Ok(Ok((db, report))) => {
@@ -195,7 +298,9 @@ impl HostileHistory {
                     "opened offset={offset} restored-from={:?} rejected={:?}",
                     report.restored_from, report.snapshots_rejected
                 );
-                (got, judge_open(&expected, offset, &db, &report, &genuine.model))
+                let judged = judge_open(&expected, offset, &db, &report, &genuine.model)
+                    .and_then(|()| no_rewrite_left(fs.as_ref()));
+                (got, judged)
             }
             Ok(Err(error)) => (format!("refused: {error}"), judge_refusal(&expected, &error)),
         };
@@ -213,6 +318,7 @@ impl HostileHistory {
             .collect();
         let segments = log.len();
         let mut snapshots = genuine.snapshots.clone();
+        let mut extras = Vec::new();
         let fallback = |log: &[ForgedSegment]| Expected::Open {
             offset: log.last().and_then(|s| s.commits.last()).map_or(0, ForgedCommit::last_offset),
             rejected: false,
@@ -284,7 +390,7 @@ impl HostileHistory {
                     .collect();
                 if candidates.is_empty() {
                     let history = describe(&log, &snapshots);
-                    let fs = genuine.fs(&log, &snapshots);
+                    let fs = genuine.fs(&log, &snapshots, &[]);
                     return ("nothing to forge".to_owned(), fallback(&log), fs, history);
                 }
                 let (s, c) = candidates[at % candidates.len()];
@@ -368,9 +474,154 @@ impl HostileHistory {
                 );
                 (forged, Expected::OpenOrRefuse { offset: end })
             }
+            Forgery::BadHeader { field } => {
+                let s = at % segments;
+                let header = &mut log[s].header;
+                let (byte, name) = match field {
+                    HeaderField::Magic => (at % 8, "bad segment magic"),
+                    HeaderField::Version => (8, "unknown format version"),
+                    HeaderField::ChecksumAlgorithm => (10, "unknown checksum algorithm"),
+                    HeaderField::Reserved => (11 + at % 5, "nonzero reserved header bytes"),
+                };
+                // A value other than the one the format defines (version 1,
+                // algorithm 1, reserved 0; a magic byte with one bit
+                // flipped).
+                let was = header[byte];
+                header[byte] = match field {
+                    HeaderField::Magic => was ^ (1 << (at / 8 % 8)),
+                    _ => was.wrapping_add(1 + (at % 200) as u8),
+                };
+                let forged = format!(
+                    "byte {byte} of {}'s header set from {was} to {}",
+                    log[s].path().display(),
+                    log[s].header[byte]
+                );
+                let expected = Expected::Corruption {
+                    segment: log[s].path(),
+                    offsets: vec![0],
+                    reasons: vec![name],
+                };
+                (forged, expected)
+            }
+            Forgery::Malformed { how } => {
+                let (s, c) = commits[at % commits.len()];
+                let pos = log[s].pos(c);
+                let commit = &mut log[s].commits[c];
+                let reason = match how {
+                    Malformation::Empty => {
+                        commit.n = 0;
+                        commit.payload.clear();
+                        "empty commit"
+                    }
+                    Malformation::TooFewRecords => {
+                        commit.n = commit.n.checked_add(1).expect("commits hold a few txs");
+                        "record overruns payload"
+                    }
+                    Malformation::TooManyRecords => {
+                        let len = u32::from_le_bytes(commit.payload[..4].try_into().expect("4"));
+                        let first = commit.payload[..4 + len as usize].to_vec();
+                        commit.payload.extend_from_slice(&first);
+                        "trailing payload bytes"
+                    }
+                    Malformation::OffsetOverflow => {
+                        commit.min_tx_offset = u64::MAX - u64::from(commit.n) + 1;
+                        "offset overflow"
+                    }
+                };
+                let forged = format!(
+                    "commit {c} of {} made {how:?} (checksum recomputed)",
+                    log[s].path().display()
+                );
+                let expected = Expected::Corruption {
+                    segment: log[s].path(),
+                    offsets: vec![pos],
+                    reasons: vec![reason],
+                };
+                (forged, expected)
+            }
+            Forgery::SealedEmpty if segments >= 2 => {
+                let s = at % (segments - 1);
+                log[s].commits.clear();
+                let forged = format!("every commit of {} removed", log[s].path().display());
+                let expected = Expected::Corruption {
+                    segment: log[s].path(),
+                    offsets: vec![16],
+                    reasons: vec!["empty sealed segment"],
+                };
+                (forged, expected)
+            }
+            Forgery::SealedTrailing { bytes } if segments >= 2 => {
+                let s = at % (segments - 1);
+                let end = log[s].pos(log[s].commits.len());
+                let count = 1 + at % 300;
+                log[s].trailing = match bytes {
+                    Trailing::Zeros => vec![0; count],
+                    Trailing::Garbage => (0..count).map(|i| (i * 151 + 89) as u8).collect(),
+                    Trailing::HalfCommit => {
+                        let mut commit = Vec::new();
+                        log[s + 1].commits[0].encode(&mut commit);
+                        commit.truncate(commit.len() / 2);
+                        commit
+                    }
+                };
+                let forged = format!(
+                    "{} {bytes:?} bytes after the last commit of {}",
+                    log[s].trailing.len(),
+                    log[s].path().display()
+                );
+                let expected = Expected::Corruption {
+                    segment: log[s].path(),
+                    offsets: vec![end],
+                    reasons: vec!["incomplete commit", "checksum mismatch"],
+                };
+                (forged, expected)
+            }
+            Forgery::FlippedBit { bit } => {
+                let end = fallback(&log);
+                let (s, c) = commits[at % commits.len()];
+                let flip = u64::from(bit) % (log[s].commits[c].len() * 8);
+                log[s].commits[c].flip = Some(flip);
+                let forged =
+                    format!("bit {flip} of commit {c} of {} flipped", log[s].path().display());
+                let expected = if s + 1 == segments {
+                    end
+                } else {
+                    Expected::Corruption {
+                        segment: log[s].path(),
+                        offsets: vec![log[s].pos(c)],
+                        reasons: vec!["checksum mismatch", "incomplete commit"],
+                    }
+                };
+                (forged, expected)
+            }
+            Forgery::LeftoverRewrite => {
+                let s = at % segments;
+                let mut bytes = log[s].bytes();
+                bytes.truncate(bytes.len() / 2);
+                let path = PathBuf::from(format!("{}.rewrite", log[s].path().display()));
+                let forged = format!("{} ({} bytes) left beside it", path.display(), bytes.len());
+                extras.push(Extra::File(path, bytes));
+                (forged, fallback(&log))
+            }
+            Forgery::BadName { form } => {
+                let dir = format!("{ROOT}/log");
+                let path = PathBuf::from(match form {
+                    BadNameForm::ShortDigits => format!("{dir}/{:019}.log", at),
+                    BadNameForm::NotDigits => format!("{dir}/{:019}x.log", at),
+                    BadNameForm::PastU64 => format!("{dir}/18446744073709551616.log"),
+                    BadNameForm::Directory => format!("{dir}/{:020}.log", u64::MAX - at as u64),
+                });
+                let forged = format!("{} ({form:?}) put in the log directory", path.display());
+                extras.push(if form == BadNameForm::Directory {
+                    Extra::Dir(path.clone())
+                } else {
+                    Extra::File(path.clone(), log[at % segments].bytes())
+                });
+                (forged, Expected::BadSegmentName { path })
+            }
             _ => ("nothing forged: the history is too small for it".to_owned(), fallback(&log)),
         };
-        let fs = genuine.fs(&log, &snapshots);
+        let fs = genuine.fs(&log, &snapshots, &extras);
         (forged, expected, fs, describe(&log, &snapshots))
     }
 }
@@ -381,11 +632,11 @@ fn describe(log: &[ForgedSegment], snapshots: &[SnapshotFiles]) -> Vec<String> {
     for segment in log {
         for (c, commit) in segment.commits.iter().enumerate() {
             lines.push(format!(
-                "{} at={} offsets={}..={} epoch={}",
+                "{} at={} offsets={}+{} epoch={}",
                 segment.path().display(),
                 segment.pos(c),
                 commit.min_tx_offset,
-                commit.last_offset(),
+                commit.n,
                 commit.epoch
             ));
         }
@@ -421,8 +672,32 @@ fn judge_open(
     Ok(())
 }
 
+/// FORMAT.md, recovery step 4: open removes every `<segment>.rewrite` a
+/// crash left, and its own rewrite is renamed over the segment.
+fn no_rewrite_left(fs: &dyn Fs) -> Result<(), String> {
+    let dir = PathBuf::from(format!("{ROOT}/log"));
+    let entries = fs.list_dir(&dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
+    match entries.iter().find(|entry| entry.name.ends_with(".rewrite")) {
+        Some(entry) => Err(format!("opened with {} left in {}", entry.name, dir.display())),
+        None => Ok(()),
+    }
+}
+
 fn judge_refusal(expected: &Expected, error: &OpenError) -> Result<(), String> {
     match (expected, error) {
+        (
+            Expected::BadSegmentName { path },
+            OpenError::Log(commitlog::OpenError::BadSegmentName { path: named }),
+        ) => {
+            if named != path {
+                return Err(format!(
+                    "named {}, the bad entry is {}",
+                    named.display(),
+                    path.display()
+                ));
+            }
+            Ok(())
+        }
         (Expected::Corruption { segment, offsets, reasons }, _)
             if corruption_of(error).is_some() =>
         {
@@ -479,6 +754,9 @@ struct ForgedCommit {
     n: u16,
     epoch: u64,
     payload: Vec<u8>,
+    /// A bit of the encoded commit flipped after its checksum was
+    /// computed.
+    flip: Option<u64>,
 }
 
 impl ForgedCommit {
@@ -500,6 +778,9 @@ impl ForgedCommit {
         into.extend_from_slice(&self.payload);
         let crc = crc32c::crc32c(&into[start..]);
         into.extend_from_slice(&crc.to_le_bytes());
+        if let Some(bit) = self.flip {
+            into[start + (bit / 8) as usize] ^= 1 << (bit % 8);
+        }
     }
 }
 
@@ -508,6 +789,8 @@ struct ForgedSegment {
     name_offset: u64,
     header: Vec<u8>,
     commits: Vec<ForgedCommit>,
+    /// Bytes after the last commit.
+    trailing: Vec<u8>,
 }
 
 impl ForgedSegment {
@@ -523,8 +806,15 @@ impl ForgedSegment {
     fn bytes(&self) -> Vec<u8> {
         let mut bytes = self.header.clone();
         self.commits.iter().for_each(|commit| commit.encode(&mut bytes));
+        bytes.extend_from_slice(&self.trailing);
         bytes
     }
+}
+
+/// An entry the harness puts beside the forged history.
+enum Extra {
+    File(PathBuf, Vec<u8>),
+    Dir(PathBuf),
 }
 
 #[derive(Clone, Debug)]
@@ -578,7 +868,7 @@ impl Genuine {
 
     /// A fresh SimFs holding `log` and `snapshots`, everything durable,
     /// written by the harness.
-    fn fs(&self, log: &[ForgedSegment], snapshots: &[SnapshotFiles]) -> SimFs {
+    fn fs(&self, log: &[ForgedSegment], snapshots: &[SnapshotFiles], extras: &[Extra]) -> SimFs {
         let fs = SimFs::new(Seed(0), FaultConfig::none());
         let write = |path: &Path, bytes: &[u8]| {
             let file = fs.create(path).expect("create");
@@ -590,6 +880,12 @@ impl Genuine {
         }
         for segment in log {
             write(&segment.path(), &segment.bytes());
+        }
+        for extra in extras {
+            match extra {
+                Extra::File(path, bytes) => write(path, bytes),
+                Extra::Dir(path) => fs.create_dir(path).expect("a directory"),
+            }
         }
         for snapshot in snapshots {
             let dir = format!("{ROOT}/snapshots/{:020}", snapshot.offset);
@@ -632,10 +928,12 @@ fn read_log(fs: &SimFs) -> Vec<ForgedSegment> {
                     n: c.n,
                     epoch: c.epoch,
                     payload: bytes[start + 22..end - 4].to_vec(),
+                    flip: None,
                 }
             })
             .collect();
-        segments.push(ForgedSegment { name_offset, header: bytes[..16].to_vec(), commits });
+        let header = bytes[..16].to_vec();
+        segments.push(ForgedSegment { name_offset, header, commits, trailing: Vec::new() });
     }
     segments
 }
