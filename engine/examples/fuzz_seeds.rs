@@ -72,6 +72,7 @@ fn main() {
         kind: SnapshotKind::Full,
         parent: None,
         chain_len: 0,
+        log_commit_crc: 0,
         tables: vec![TableEntry { schema, pages: vec![page_ref] }],
     };
     let manifest_bytes = encode_manifest(&manifest);

@@ -89,10 +89,8 @@ pub enum Forgery {
     MiddleSegmentMissing,
     /// A snapshot at the end of history, then the log cut back below it.
     SnapshotNewerThanLog,
-    /// A snapshot written by another history, at an offset this log holds.
-    /// Not drawn (see [`HostileHistory::drawable`]): FORMAT.md binds no
-    /// snapshot to its log, and the engine restores one at the log's end
-    /// (`tests/tests/hostile_history.rs` keeps that open finding).
+    /// Snapshots written by another history, at offsets this log holds:
+    /// each is bound to a commit this log does not have, and set aside.
     SnapshotOfAnotherHistory,
     /// A segment's header broken in one field (the commits after it
     /// intact): refused, whichever segment it is.
@@ -206,20 +204,13 @@ pub enum Expected {
         /// The entry.
         path: PathBuf,
     },
-    /// Open to `offset`, with the model's state there; `rejected`: a
-    /// snapshot must be set aside.
+    /// Open to `offset`, with the model's state there; `rejected`: every
+    /// snapshot must be set aside, none restored.
     Open {
         /// The offset.
         offset: u64,
         /// Whether a snapshot must be set aside.
         rejected: bool,
-    },
-    /// Open to `offset` with the model's state there, or refuse naming a
-    /// snapshot or the history: FORMAT.md binds no snapshot to the log it
-    /// came from, so only a wrong state is a finding.
-    OpenOrRefuse {
-        /// The offset.
-        offset: u64,
     },
 }
 
@@ -252,34 +243,20 @@ impl fmt::Display for Verdict {
 }
 
 impl HostileHistory {
-    /// The case `bytes` make, if they make one the generators draw.
+    /// The case `bytes` make, if they make one.
     pub fn from_bytes(bytes: &[u8]) -> Option<HostileHistory> {
-        HostileHistory::arbitrary_take_rest(Unstructured::new(bytes))
-            .ok()
-            .filter(HostileHistory::drawable)
+        HostileHistory::arbitrary_take_rest(Unstructured::new(bytes)).ok()
     }
 
     /// The case a seed draws (the sweep's `hostile_history` scenario).
     pub fn from_seed(seed: Seed) -> HostileHistory {
         let mut rng = seed.rng(Stream::Workload);
-        loop {
-            let mut bytes = [0u8; 64];
-            rand::RngExt::fill(&mut rng, &mut bytes[..]);
-            let mut case = HostileHistory::arbitrary(&mut Unstructured::new(&bytes))
-                .expect("64 bytes make a case");
-            case.seed = seed.0;
-            if case.drawable() {
-                return case;
-            }
-        }
-    }
-
-    /// Whether the sweep and the fuzz target draw this case: every forgery
-    /// but a snapshot of another history, an open engine finding (the
-    /// format has nothing that binds a snapshot to its log) that would
-    /// stop every sweep and every fuzz run at its first draw.
-    pub fn drawable(&self) -> bool {
-        self.forgery != Forgery::SnapshotOfAnotherHistory
+        let mut bytes = [0u8; 64];
+        rand::RngExt::fill(&mut rng, &mut bytes[..]);
+        let mut case = HostileHistory::arbitrary(&mut Unstructured::new(&bytes))
+            .expect("64 bytes make a case");
+        case.seed = seed.0;
+        case
     }
 
     /// Builds the genuine history, forges it, opens the forgery and judges.
@@ -472,7 +449,8 @@ impl HostileHistory {
                     "snapshots {:?} of another history put beside this log (ending at {end})",
                     snapshots.iter().map(|s| s.offset).collect::<Vec<_>>()
                 );
-                (forged, Expected::OpenOrRefuse { offset: end })
+                let rejected = !snapshots.is_empty();
+                (forged, Expected::Open { offset: end, rejected })
             }
             Forgery::BadHeader { field } => {
                 let s = at % segments;
@@ -656,14 +634,18 @@ fn judge_open(
 ) -> Result<(), String> {
     let (want, rejected) = match expected {
         Expected::Open { offset, rejected } => (*offset, *rejected),
-        Expected::OpenOrRefuse { offset } => (*offset, false),
         other => return Err(format!("opened a history the format refuses ({other:?})")),
     };
     if offset != want {
         return Err(format!("opened to offset {offset}, the log ends at {want}"));
     }
-    if rejected && report.snapshots_rejected.is_empty() {
-        return Err("a snapshot newer than the log was not set aside".to_owned());
+    // Every snapshot of such a forgery is one to set aside (newer than the
+    // log, or of another history): none may be restored.
+    if rejected && (report.snapshots_rejected.is_empty() || report.restored_from.is_some()) {
+        return Err(format!(
+            "a snapshot the format sets aside was used (restored-from={:?}, set aside: {:?})",
+            report.restored_from, report.snapshots_rejected
+        ));
     }
     let state = model.state_at(offset).ok_or_else(|| format!("no model state at {offset}"))?;
     if !model::serves(state, db.latest()) {
@@ -719,7 +701,6 @@ fn judge_refusal(expected: &Expected, error: &OpenError) -> Result<(), String> {
             }
             Ok(())
         }
-        (Expected::OpenOrRefuse { .. }, _) => Ok(()),
         (expected, _) => Err(format!("refused where the format says {expected:?}")),
     }
 }

@@ -113,7 +113,37 @@ pub(crate) struct Records<'a> {
     n: u16,
 }
 
+/// What identifies a commit of a log to a reader that holds neither the
+/// log nor the commit: the offset of its last transaction and its stored
+/// checksum. A snapshot of offset `O` records the stamp of the commit that
+/// ends at `O`, and is restored only beside a log whose commit ending at
+/// `O` has the same stamp (FORMAT.md, "Snapshots").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommitStamp {
+    /// The offset of the commit's last transaction.
+    pub last_offset: u64,
+    /// The commit's CRC32C, as stored at its end.
+    pub crc: u32,
+}
+
+impl CommitStamp {
+    /// The stamp of the commit `encoded` (exactly one whole commit, as
+    /// written) ending at `last_offset`.
+    pub(crate) fn of_encoded(last_offset: u64, encoded: &[u8]) -> CommitStamp {
+        let crc = encoded.last_chunk::<CHECKSUM_LEN>().expect("a commit ends in its checksum");
+        CommitStamp { last_offset, crc: u32::from_le_bytes(*crc) }
+    }
+}
+
 impl Commit {
+    /// The commit's stamp (see [`CommitStamp`]).
+    pub fn stamp(&self) -> CommitStamp {
+        let mut encoded = Vec::with_capacity(usize::try_from(self.encoded_len()).unwrap_or(0));
+        self.encode(&mut encoded);
+        let last_offset = self.tx_offsets().end - 1;
+        CommitStamp::of_encoded(last_offset, &encoded)
+    }
+
     /// The offsets of the commit's transactions.
     pub fn tx_offsets(&self) -> Range<u64> {
         let n = self.transactions.len() as u64;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::fs::phase::{self, Phase};
 use crate::fs::{DirEntry, EntryKind, File, Fs};
 
-use super::commit::{TRANSACTIONS_PER_COMMIT_MAX, commit_len, encode_commit};
-use super::error::{AppendError, OpenError};
+use super::commit::{CommitStamp, TRANSACTIONS_PER_COMMIT_MAX, commit_len, encode_commit};
+use super::error::{AppendError, OpenError, ReadError};
 use super::options::Options;
 use super::reader::{Commits, Transactions};
 use super::recovery::{self, io_error};
@@ -74,6 +74,13 @@ pub struct Commitlog {
     offset_durable: Option<u64>,
     /// The epoch of the last commit (0 before any).
     epoch_last: u64,
+    /// The stamps of the last commit appended, flushed, synced and known
+    /// durable: each ends at the offset of the same name (`None` while the
+    /// log holds no commit).
+    stamp_last: Option<CommitStamp>,
+    stamp_flushed: Option<CommitStamp>,
+    stamp_synced: Option<CommitStamp>,
+    stamp_durable: Option<CommitStamp>,
     on_rotate: Option<Box<dyn FnMut(RotationInfo) + Send>>,
     /// Why the log is poisoned, once it is.
     poison: Option<String>,
@@ -207,6 +214,10 @@ impl Commitlog {
             offset_synced: last,
             offset_durable: last,
             epoch_last: recovered.epoch_last,
+            stamp_last: recovered.stamp_last,
+            stamp_flushed: recovered.stamp_last,
+            stamp_synced: recovered.stamp_last,
+            stamp_durable: recovered.stamp_last,
             on_rotate: None,
             poison: None,
         };
@@ -248,6 +259,8 @@ impl Commitlog {
         self.offset_next = min_tx_offset + transactions.len() as u64;
         self.offset_last = Some(self.offset_next - 1);
         self.epoch_last = epoch;
+        self.stamp_last =
+            Some(CommitStamp::of_encoded(self.offset_next - 1, &head.buffer[len_before..]));
         self.assert_invariants();
         if buffer_full {
             self.flush();
@@ -281,6 +294,7 @@ impl Commitlog {
         head.buffer.clear();
         head.buffer.shrink_to(self.options.write_buffer_size);
         self.offset_flushed = self.offset_last;
+        self.stamp_flushed = self.stamp_last;
         self.assert_invariants();
     }
 
@@ -302,6 +316,7 @@ impl Commitlog {
     pub fn publish(&mut self) {
         self.check_not_poisoned();
         self.offset_durable = self.offset_synced;
+        self.stamp_durable = self.stamp_synced;
         self.assert_invariants();
     }
 
@@ -328,6 +343,7 @@ impl Commitlog {
             head.len_synced = head.len_flushed;
         }
         self.offset_synced = self.offset_flushed;
+        self.stamp_synced = self.stamp_flushed;
         self.assert_invariants();
     }
 
@@ -342,6 +358,31 @@ impl Commitlog {
     /// returned after it was written. `None` if there is none.
     pub fn durable_offset(&self) -> Option<u64> {
         self.offset_durable
+    }
+
+    /// The stamp of the last commit known durable: it ends at
+    /// [`Commitlog::durable_offset`]. `None` if the log holds no commit
+    /// (also when it is empty and expects an offset above 0 next).
+    pub fn durable_commit(&self) -> Option<CommitStamp> {
+        self.stamp_durable
+    }
+
+    /// The stamp of the commit that ends at `offset`, read back from the
+    /// log (and verified, as every read is); `None` if no commit of the log
+    /// ends there (one holds `offset` and goes on past it, or none holds
+    /// it). The last durable commit's comes from memory.
+    pub fn commit_ending_at(&self, offset: u64) -> Result<Option<CommitStamp>, ReadError> {
+        if let Some(stamp) = self.stamp_durable.filter(|s| s.last_offset == offset) {
+            return Ok(Some(stamp));
+        }
+        match self.commits_from(offset).next() {
+            None | Some(Err(ReadError::OffsetNotInLog { .. })) => Ok(None),
+            Some(Err(error)) => Err(error),
+            Some(Ok(commit)) => {
+                let stamp = commit.stamp();
+                Ok((stamp.last_offset == offset).then_some(stamp))
+            }
+        }
     }
 
     /// The last transaction offset handed to the OS.
@@ -590,6 +631,17 @@ impl Commitlog {
         assert!(self.offset_synced <= self.offset_flushed, "synced <= flushed");
         assert!(self.offset_flushed <= self.offset_last, "flushed <= last");
         assert!(self.offset_last.is_none_or(|last| last < self.offset_next));
+        for (stamp, offset) in [
+            (self.stamp_last, self.offset_last),
+            (self.stamp_flushed, self.offset_flushed),
+            (self.stamp_synced, self.offset_synced),
+            (self.stamp_durable, self.offset_durable),
+        ] {
+            assert!(
+                stamp.is_none_or(|s| Some(s.last_offset) == offset),
+                "a stamp ends at its offset"
+            );
+        }
         if let Some(head) = &self.head {
             assert!(head.len_synced <= head.len_flushed);
             assert!(head.len_flushed >= SEGMENT_HEADER_LEN as u64);

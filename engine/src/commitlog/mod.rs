@@ -51,7 +51,9 @@ mod reader;
 mod recovery;
 mod segment;
 
-pub use commit::{COMMIT_HEADER_LEN, Commit, DecodeError, TRANSACTIONS_PER_COMMIT_MAX};
+pub use commit::{
+    COMMIT_HEADER_LEN, Commit, CommitStamp, DecodeError, TRANSACTIONS_PER_COMMIT_MAX,
+};
 pub use error::{AppendError, Corruption, CorruptionReason, OpenError, OptionsError, ReadError};
 pub use log::{Commitlog, POISON_PREFIX, RotationInfo};
 pub use options::Options;

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fs::{DirEntry, EntryKind, Fs};
 
+use super::commit::CommitStamp;
 use super::correction::correct_single_bit;
 use super::error::{Corruption, CorruptionReason, OpenError};
 use super::segment::{
@@ -54,6 +55,8 @@ pub(crate) struct Recovered {
     pub(crate) tx_offset_last: Option<u64>,
     /// The epoch of the last commit (0 if none).
     pub(crate) epoch_last: u64,
+    /// The stamp of the last commit (`None` if none).
+    pub(crate) stamp_last: Option<CommitStamp>,
 }
 
 /// The last segment, which the writer goes on with once it is rewritten
@@ -135,12 +138,20 @@ pub(crate) fn recover(
         let bytes = load(fs, &span.path)?;
         head = Some(RecoveredHead { span, bytes });
     }
+    // The head's bytes end with its last commit, if it holds one (its
+    // commits were walked: read whole, or verified when it was needed).
+    let stamp_last = head.as_ref().filter(|h| h.span.len > SEGMENT_HEADER_LEN as u64).map(|h| {
+        assert_eq!(h.bytes.len() as u64, h.span.len, "the head's bytes are its span");
+        let last = progress.tx_offset_last.expect("a head with a commit ends the log");
+        CommitStamp::of_encoded(last, &h.bytes)
+    });
     Ok(Recovered {
         sealed,
         head,
         tx_offset_next: progress.tx_offset_next,
         tx_offset_last: progress.tx_offset_last,
         epoch_last: progress.epoch_last,
+        stamp_last,
     })
 }
 

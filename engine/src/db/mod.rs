@@ -391,6 +391,13 @@ impl Database {
     /// when the job was prepared ([`Database::rotations`]).
     pub fn prepare_snapshot(&self) -> Option<SnapshotJob> {
         let durable = self.durable_offset()?;
+        // None in a log that holds no commit yet (it goes on after a
+        // snapshot at `durable`, which is then the last one already).
+        let log_commit = self.log.durable_commit()?;
+        assert_eq!(
+            log_commit.last_offset, durable,
+            "the durable commit ends at the durable offset"
+        );
         let last = self.last_snapshot.as_ref().map(|m| m.offset);
         if last.is_some_and(|last| last >= durable) {
             return None;
@@ -412,6 +419,7 @@ impl Database {
         Some(SnapshotJob {
             store: self.store.clone(),
             state,
+            log_commit,
             parent: self.last_snapshot.clone(),
             chain_max: self.options.snapshots.chain_max,
         })

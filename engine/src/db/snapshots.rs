@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::commitlog::Commitlog;
+use crate::commitlog::{CommitStamp, Commitlog};
 use crate::datastore::CommittedState;
 use crate::snapshot::{Manifest, SnapshotError, SnapshotStore};
 
@@ -61,6 +61,8 @@ impl SnapshotOptions {
 pub struct SnapshotJob {
     pub(super) store: SnapshotStore,
     pub(super) state: CommittedState,
+    /// The log's commit that ends at the state's offset.
+    pub(super) log_commit: CommitStamp,
     pub(super) parent: Option<Manifest>,
     pub(super) chain_max: u32,
 }
@@ -73,7 +75,7 @@ impl SnapshotJob {
 
     /// Writes the snapshot (see [`SnapshotStore::persist`]).
     pub fn run(self) -> Result<Manifest, SnapshotError> {
-        self.store.persist(&self.state, self.parent.as_ref(), self.chain_max)
+        self.store.persist(&self.state, self.log_commit, self.parent.as_ref(), self.chain_max)
     }
 }
 
@@ -105,6 +107,34 @@ pub(super) struct Restored {
 /// holding the offset after it. Every snapshot passed over is reported with
 /// its reason; those newer than the log or failing validation are also set
 /// aside ([`SnapshotStore::set_aside`]) so that they are never restored.
+/// Whether the snapshot `manifest` is of this log's history: the log's
+/// commit that ends at its offset has the stamp it records. A log that
+/// starts after the offset (everything up to it went after a snapshot
+/// covered it) has nothing to compare, and neither has a commit that
+/// cannot be read (damage below what the open needs must not stop it):
+/// both are taken as bound.
+fn bound_to_log(manifest: &Manifest, log: &Commitlog, log_first: u64) -> Result<(), String> {
+    let offset = manifest.offset;
+    if offset < log_first {
+        return Ok(());
+    }
+    match log.commit_ending_at(offset) {
+        Ok(Some(stamp)) if stamp.crc == manifest.log_commit_crc => Ok(()),
+        Ok(found) => Err(format!(
+            "of another history: bound to a commit ending at {offset} with crc={:#010x}, the log's is {}",
+            manifest.log_commit_crc,
+            found.map_or("none (no commit ends there)".to_owned(), |s| format!(
+                "crc={:#010x}",
+                s.crc
+            ))
+        )),
+        Err(error) => {
+            tracing::warn!(snapshot = offset, %error, "snapshot's commit unreadable: taken as bound");
+            Ok(())
+        }
+    }
+}
+
 pub(super) fn choose_snapshot(
     store: &SnapshotStore,
     log: &Commitlog,
@@ -127,7 +157,13 @@ pub(super) fn choose_snapshot(
             continue;
         }
         match store.load(offset) {
-            Ok((manifest, state)) => return Ok(Some(Restored { manifest, state })),
+            Ok((manifest, state)) => match bound_to_log(&manifest, log, log_first) {
+                Ok(()) => return Ok(Some(Restored { manifest, state })),
+                Err(reason) => {
+                    reject(reason);
+                    store.set_aside(offset)?;
+                }
+            },
             Err(error) => {
                 reject(error.to_string());
                 store.set_aside(offset)?;

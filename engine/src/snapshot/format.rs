@@ -17,15 +17,17 @@
 //!
 //! manifest    offset  size  field
 //!                  0     8  magic        b"FLSNAP\0\0"
-//!                  8     2  version      u16 LE, 1
+//!                  8     2  version      u16 LE, 2
 //!                 10     1  kind         0 full, 1 incremental, 2 compacted
 //!                 11     1  reserved     0
 //!                 12     8  offset       u64 LE  the snapshot's tx offset
 //!                 20     8  parent       u64 LE  the previous snapshot, or
 //!                                        u64::MAX
 //!                 28     4  chain_len    u32 LE  incrementals since a full
-//!                 32     4  n_tables     u32 LE
-//!                 36     .  tables       per table: table_id u32, name
+//!                 32     4  log_commit   u32 LE  CRC32C of the log's commit
+//!                                        that ends at `offset`
+//!                 36     4  n_tables     u32 LE
+//!                 40     .  tables       per table: table_id u32, name
 //!                                        (u16 length + UTF-8), n_columns
 //!                                        u16, per column: name (u16 length
 //!                                        + UTF-8) and type tag u8; n_pages
@@ -45,8 +47,11 @@ use crate::datastore::{ColumnDef, ColumnType, Page, ROW_SIZE_MAX, TableId, Table
 pub const PAGE_MAGIC: [u8; 8] = *b"FLPAGE\0\0";
 /// The first bytes of a manifest.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"FLSNAP\0\0";
-/// The snapshot format version this code writes and reads.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 1;
+/// The manifest format version this code writes and reads (2 added the
+/// `log_commit` field that binds a snapshot to its log).
+pub const MANIFEST_FORMAT_VERSION: u16 = 2;
+/// The page file format version this code writes and reads.
+pub const PAGE_FORMAT_VERSION: u16 = 1;
 /// A slot length that marks a hole.
 const HOLE: u32 = u32::MAX;
 const PAGE_HEADER_LEN: usize = /* magic */
@@ -116,6 +121,10 @@ pub struct Manifest {
     pub parent: Option<u64>,
     /// Incremental snapshots since the last full or compacted one.
     pub chain_len: u32,
+    /// The CRC32C of the log's commit that ends at `offset` (see
+    /// [`crate::commitlog::CommitStamp`]): the snapshot is of the history
+    /// that commit belongs to, and is restored only beside it.
+    pub log_commit_crc: u32,
     /// Every table, system tables included, by id.
     pub tables: Vec<TableEntry>,
 }
@@ -213,7 +222,7 @@ pub(super) fn stored_crc(bytes: &[u8]) -> u32 {
 pub fn encode_page(table: TableId, index: u32, page: &Page) -> Vec<u8> {
     let mut out = Vec::with_capacity(PAGE_HEADER_LEN + page.used() + CRC_LEN);
     out.extend_from_slice(&PAGE_MAGIC);
-    out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&PAGE_FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&table.0.to_le_bytes());
     out.extend_from_slice(&index.to_le_bytes());
     out.extend_from_slice(&page.modified_at().to_le_bytes());
@@ -238,7 +247,7 @@ pub fn decode_page(bytes: &[u8], table: TableId, index: u32) -> Result<Page, For
     let mut reader = Reader::new(body);
     reader.take(PAGE_MAGIC.len())?;
     let version = reader.u16()?;
-    if version != SNAPSHOT_FORMAT_VERSION {
+    if version != PAGE_FORMAT_VERSION {
         return Err(invalid(8, format!("unknown version={version}")));
     }
     let (found_table, found_index) = (reader.u32()?, reader.u32()?);
@@ -282,12 +291,13 @@ pub fn decode_page(bytes: &[u8], table: TableId, index: u32) -> Result<Page, For
 pub fn encode_manifest(manifest: &Manifest) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&MANIFEST_MAGIC);
-    out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&MANIFEST_FORMAT_VERSION.to_le_bytes());
     out.push(manifest.kind.tag());
     out.push(0);
     out.extend_from_slice(&manifest.offset.to_le_bytes());
     out.extend_from_slice(&manifest.parent.unwrap_or(NO_PARENT).to_le_bytes());
     out.extend_from_slice(&manifest.chain_len.to_le_bytes());
+    out.extend_from_slice(&manifest.log_commit_crc.to_le_bytes());
     let n_tables = u32::try_from(manifest.tables.len()).expect("fewer than 2^32 tables");
     out.extend_from_slice(&n_tables.to_le_bytes());
     let put_str = |out: &mut Vec<u8>, text: &str| {
@@ -321,7 +331,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<Manifest, FormatError> {
     let mut reader = Reader::new(body);
     reader.take(MANIFEST_MAGIC.len())?;
     let version = reader.u16()?;
-    if version != SNAPSHOT_FORMAT_VERSION {
+    if version != MANIFEST_FORMAT_VERSION {
         return Err(invalid(8, format!("unknown version={version}")));
     }
     let kind_tag = reader.u8()?;
@@ -333,10 +343,11 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<Manifest, FormatError> {
     let offset = reader.u64()?;
     let parent = Some(reader.u64()?).filter(|p| *p != NO_PARENT);
     let chain_len = reader.u32()?;
+    let log_commit_crc = reader.u32()?;
     let n_tables = reader.u32()? as usize;
     // A table takes at least 12 bytes (id, name length, columns, pages).
     if n_tables > reader.remaining() / 12 {
-        return Err(invalid(32, format!("n-tables={n_tables} exceeds the file")));
+        return Err(invalid(36, format!("n-tables={n_tables} exceeds the file")));
     }
     let mut tables = Vec::with_capacity(n_tables);
     for _ in 0..n_tables {
@@ -345,7 +356,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<Manifest, FormatError> {
     if reader.remaining() != 0 {
         return Err(invalid(reader.at(), "trailing bytes after the last table"));
     }
-    Ok(Manifest { offset, kind, parent, chain_len, tables })
+    Ok(Manifest { offset, kind, parent, chain_len, log_commit_crc, tables })
 }
 
 fn decode_str(reader: &mut Reader<'_>) -> Result<String, FormatError> {
@@ -406,7 +417,7 @@ mod tests {
     /// as they are, checksummed.
     fn raw_page(n_slots: u32, slots: &[u8]) -> Vec<u8> {
         let mut out = PAGE_MAGIC.to_vec();
-        out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&PAGE_FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&7u32.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&9u64.to_le_bytes());
@@ -448,11 +459,12 @@ mod tests {
         // 12 bytes, so the count may be exactly remaining / 12.
         let manifest = |n_tables: u32, tables: usize| {
             let mut out = MANIFEST_MAGIC.to_vec();
-            out.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+            out.extend_from_slice(&MANIFEST_FORMAT_VERSION.to_le_bytes());
             out.extend_from_slice(&[0, 0]); // full, reserved
             out.extend_from_slice(&5u64.to_le_bytes());
             out.extend_from_slice(&NO_PARENT.to_le_bytes());
-            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes()); // chain length
+            out.extend_from_slice(&0u32.to_le_bytes()); // log commit
             out.extend_from_slice(&n_tables.to_le_bytes());
             for id in 0..tables as u32 {
                 out.extend_from_slice(&id.to_le_bytes());
@@ -463,7 +475,7 @@ mod tests {
         assert_eq!(decode_manifest(&manifest(3, 3)).unwrap().tables.len(), 3);
         assert_eq!(
             decode_manifest(&manifest(4, 3)),
-            Err(invalid(32, "n-tables=4 exceeds the file"))
+            Err(invalid(36, "n-tables=4 exceeds the file"))
         );
         // One table claiming more page references than the bytes after it.
         let mut out = manifest(1, 1);
@@ -471,7 +483,7 @@ mod tests {
         out.extend_from_slice(&2u32.to_le_bytes());
         out.extend_from_slice(&[0; 16]);
         let out = finish(out);
-        assert_eq!(decode_manifest(&out), Err(invalid(44, "n-pages=2 exceeds the file")));
+        assert_eq!(decode_manifest(&out), Err(invalid(48, "n-pages=2 exceeds the file")));
     }
 
     fn sample_page() -> Page {
@@ -492,6 +504,7 @@ mod tests {
             kind: SnapshotKind::Incremental,
             parent: Some(7),
             chain_len: 1,
+            log_commit_crc: 0x1234_5678,
             tables: vec![TableEntry { schema, pages: vec![page, PageRef { source: 9, ..page }] }],
         }
     }

@@ -10,7 +10,8 @@ mod format;
 mod store;
 
 pub use format::{
-    FormatError, MANIFEST_MAGIC, Manifest, PAGE_MAGIC, PageRef, SNAPSHOT_FORMAT_VERSION,
-    SnapshotKind, TableEntry, decode_manifest, decode_page, encode_manifest, encode_page,
+    FormatError, MANIFEST_FORMAT_VERSION, MANIFEST_MAGIC, Manifest, PAGE_FORMAT_VERSION,
+    PAGE_MAGIC, PageRef, SnapshotKind, TableEntry, decode_manifest, decode_page, encode_manifest,
+    encode_page,
 };
 pub use store::{SNAPSHOTS_DIR, SnapshotError, SnapshotStore, snapshot_dir_name};

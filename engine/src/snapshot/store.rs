@@ -22,6 +22,7 @@ use super::format::{
     FormatError, Manifest, PageRef, SnapshotKind, TableEntry, decode_manifest, decode_page,
     encode_manifest, encode_page, stored_crc,
 };
+use crate::commitlog::CommitStamp;
 use crate::datastore::{CommittedState, Table, TableId};
 use crate::fs::phase::{self, Phase};
 use crate::fs::{EntryKind, File, Fs};
@@ -157,16 +158,19 @@ impl SnapshotStore {
         self.dir.join(snapshot_dir_name(offset))
     }
 
-    /// Persists `state` as the snapshot of its offset. With a `parent`
+    /// Persists `state` as the snapshot of its offset, bound to
+    /// `log_commit`, the stamp of the log's commit that ends there. With a `parent`
     /// whose chain is shorter than `chain_max`, writes only the pages changed
     /// since the parent (incremental); otherwise every page (full).
     pub fn persist(
         &self,
         state: &CommittedState,
+        log_commit: CommitStamp,
         parent: Option<&Manifest>,
         chain_max: u32,
     ) -> Result<Manifest, SnapshotError> {
         let offset = state.offset().expect("a snapshot captures at least one commit");
+        assert_eq!(log_commit.last_offset, offset, "bound to the commit that ends at its offset");
         assert!(parent.is_none_or(|p| p.offset < offset), "snapshots move forward");
         let parent = parent.filter(|p| p.chain_len < chain_max);
         let kind = if parent.is_some() { SnapshotKind::Incremental } else { SnapshotKind::Full };
@@ -203,6 +207,7 @@ impl SnapshotStore {
             kind,
             parent: parent.map(|p| p.offset),
             chain_len: parent.map_or(0, |p| p.chain_len + 1),
+            log_commit_crc: log_commit.crc,
             tables,
         };
         write_file(self.fs.as_ref(), &tmp.join(MANIFEST), &encode_manifest(&manifest))?;

@@ -10,8 +10,10 @@
 const SEGMENT_MAGIC: [u8; 8] = *b"FLTLOG\0\0";
 const PAGE_MAGIC: [u8; 8] = *b"FLPAGE\0\0";
 const MANIFEST_MAGIC: [u8; 8] = *b"FLSNAP\0\0";
-/// The only version of segments, page files and manifests.
+/// The only version of segments and page files.
 const FORMAT_VERSION: u16 = 1;
+/// The only version of manifests (2 added `log_commit`).
+const MANIFEST_VERSION: u16 = 2;
 /// The segment header's checksum algorithm id of CRC32C.
 const CHECKSUM_CRC32C: u8 = 1;
 const SEGMENT_HEADER_LEN: usize = 8 /* magic */ + 2 /* version */ + 1 /* algorithm */ + 5;
@@ -43,6 +45,8 @@ pub(crate) struct CommitSummary {
     pub(crate) epoch: u64,
     /// The whole commit's length: 22 + payload + 4.
     pub(crate) len: u64,
+    /// Its stored CRC32C (which holds).
+    pub(crate) crc: u32,
 }
 
 /// How a walk of a segment ended.
@@ -110,6 +114,9 @@ pub(crate) struct ManifestSummary {
     pub(crate) parent: Option<u64>,
     /// Incrementals since the last full or compacted snapshot.
     pub(crate) chain_len: u32,
+    /// The CRC32C of the log's commit that ends at `offset`: which history
+    /// the snapshot is of.
+    pub(crate) log_commit_crc: u32,
     /// The tables, in manifest order.
     pub(crate) tables: Vec<TableSummary>,
 }
@@ -178,16 +185,16 @@ impl SegmentSummary {
 
 impl CommitSummary {
     /// The offset just past its last transaction (checked to fit at decode).
-    fn offset_end(&self) -> u64 {
+    pub(crate) fn offset_end(&self) -> u64 {
         self.min_tx_offset.saturating_add(u64::from(self.n))
     }
 }
 
-/// Decodes a manifest: magic, version 1, trailing CRC32C over all bytes
+/// Decodes a manifest: magic, version 2, trailing CRC32C over all bytes
 /// before it, every field bounded by the bytes present, none left over.
 /// `Err` names the byte offset and cause (`at=<n> reason`).
 pub(crate) fn read_manifest(bytes: &[u8]) -> Result<ManifestSummary, String> {
-    let mut fields = Fields::sealed(bytes, &MANIFEST_MAGIC)?;
+    let mut fields = Fields::sealed(bytes, &MANIFEST_MAGIC, MANIFEST_VERSION)?;
     let kind = match fields.u8("kind")? {
         0 => SnapshotKind::Full,
         1 => SnapshotKind::Incremental,
@@ -201,20 +208,21 @@ pub(crate) fn read_manifest(bytes: &[u8]) -> Result<ManifestSummary, String> {
     let offset = fields.u64("offset")?;
     let parent = Some(fields.u64("parent")?).filter(|parent| *parent != u64::MAX);
     let chain_len = fields.u32("chain-len")?;
+    let log_commit_crc = fields.u32("log-commit")?;
     let n_tables = fields.count_u32("n-tables", TABLE_LEN_MIN)?;
     let mut tables = Vec::with_capacity(n_tables);
     for _ in 0..n_tables {
         tables.push(read_table(&mut fields)?);
     }
     fields.finish("the last table")?;
-    Ok(ManifestSummary { offset, kind, parent, chain_len, tables })
+    Ok(ManifestSummary { offset, kind, parent, chain_len, log_commit_crc, tables })
 }
 
 /// Checks a page file's framing (magic, version, trailing CRC32C, `n_slots`
 /// slots filling the body exactly) and returns its `(table_id, page_index,
 /// modified_at)`. `Err` names the byte offset and cause.
 pub(crate) fn read_page_header(bytes: &[u8]) -> Result<(u32, u32, u64), String> {
-    let mut fields = Fields::sealed(bytes, &PAGE_MAGIC)?;
+    let mut fields = Fields::sealed(bytes, &PAGE_MAGIC, FORMAT_VERSION)?;
     let table_id = fields.u32("table-id")?;
     let page_index = fields.u32("page-index")?;
     let modified_at = fields.u64("modified-at")?;
@@ -316,7 +324,7 @@ fn decode_commit(rest: &[u8], pos: u64) -> Result<CommitSummary, String> {
         return Err(format!("offset overflow: min-tx-offset={min_tx_offset} n={n}"));
     }
     check_records(body.get(COMMIT_HEADER_LEN..).unwrap_or_default(), n)?;
-    Ok(CommitSummary { pos, min_tx_offset, n, epoch, len: commit_len })
+    Ok(CommitSummary { pos, min_tx_offset, n, epoch, len: commit_len, crc: stored })
 }
 
 /// Checks that `payload` is exactly `n` length-prefixed records.
@@ -385,7 +393,7 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Checks a snapshot file's frame (length, magic, trailing CRC32C,
     /// version 1) and returns its body's fields after the version.
-    fn sealed(bytes: &'a [u8], magic: &[u8; 8]) -> Result<Fields<'a>, String> {
+    fn sealed(bytes: &'a [u8], magic: &[u8; 8], version: u16) -> Result<Fields<'a>, String> {
         let len = bytes.len();
         let Some(crc_at) = len.checked_sub(CRC_LEN).filter(|at| *at >= magic.len()) else {
             return Err(format!("at=0 truncated: file-len={len} min-len=12"));
@@ -404,8 +412,8 @@ impl<'a> Fields<'a> {
         }
         let mut fields = Fields { bytes: body, at: magic.len() };
         match fields.u16("version")? {
-            FORMAT_VERSION => Ok(fields),
-            version => Err(format!("at=8 unknown version={version} supported=1")),
+            found if found == version => Ok(fields),
+            found => Err(format!("at=8 unknown version={found} supported={version}")),
         }
     }
 
@@ -536,12 +544,13 @@ mod tests {
 
     fn encode_manifest(m: &ManifestSummary) -> Vec<u8> {
         let kinds = [SnapshotKind::Full, SnapshotKind::Incremental, SnapshotKind::Compacted];
-        let mut out = [&MANIFEST_MAGIC[..], &[1, 0][..]].concat();
+        let mut out = [&MANIFEST_MAGIC[..], &[2, 0][..]].concat();
         out.extend([kinds.iter().position(|k| *k == m.kind).unwrap() as u8, 0]);
         out.extend_from_slice(
             &[m.offset, m.parent.unwrap_or(u64::MAX)].map(u64::to_le_bytes).concat(),
         );
-        out.extend_from_slice(&[m.chain_len, m.tables.len() as u32].map(u32::to_le_bytes).concat());
+        let counts = [m.chain_len, m.log_commit_crc, m.tables.len() as u32];
+        out.extend_from_slice(&counts.map(u32::to_le_bytes).concat());
         for table in &m.tables {
             out.extend_from_slice(&table.id.to_le_bytes());
             put_str(&mut out, &table.name);
@@ -559,7 +568,7 @@ mod tests {
         seal(out)
     }
 
-    /// Two tables: one empty (12 bytes at 36), one with columns and pages.
+    /// Two tables: one empty (12 bytes at 40), one with columns and pages.
     fn sample_manifest() -> ManifestSummary {
         let page = |index, source| PageRef { table_id: 4096, index, source, len: 64, crc: 7 };
         let columns = vec![("id".to_owned(), 1), ("owner".to_owned(), 4)];
@@ -571,7 +580,14 @@ mod tests {
         };
         let empty = TableSummary { id: 1, name: String::new(), columns: vec![], pages: vec![] };
         let (kind, tables) = (SnapshotKind::Incremental, vec![empty, table]);
-        ManifestSummary { offset: 9, kind, parent: Some(3), chain_len: 1, tables }
+        ManifestSummary {
+            offset: 9,
+            kind,
+            parent: Some(3),
+            chain_len: 1,
+            log_commit_crc: 7,
+            tables,
+        }
     }
 
     fn page_file(table_id: u32, index: u32, modified_at: u64, slots: &[Option<&[u8]>]) -> Vec<u8> {
@@ -777,21 +793,21 @@ mod tests {
         assert!(read_manifest(&bad_crc).unwrap_err().starts_with(&format!("at={crc_at} checksum")));
         let refused = |at, patch: &[u8]| read_manifest(&patched(&bytes, at, patch)).unwrap_err();
         assert!(refused(0, b"FLPAGE").starts_with("at=0 bad magic"));
-        assert_eq!(refused(8, &[2, 0]), "at=8 unknown version=2 supported=1");
+        assert_eq!(refused(8, &[1, 0]), "at=8 unknown version=1 supported=2");
         assert_eq!(refused(10, &[3]), "at=10 unknown kind=3");
         assert_eq!(refused(11, &[1]), "at=11 nonzero reserved byte: found=1");
-        // The second table starts at 48: id 4, name 2+1, columns 2, "id" 2+2+1.
-        assert_eq!(refused(54, &[0xFF]), "at=54 not utf-8: field=table-name");
-        assert_eq!(refused(61, &[6]), "at=61 unknown column type=6");
+        // The second table starts at 52: id 4, name 2+1, columns 2, "id" 2+2+1.
+        assert_eq!(refused(58, &[0xFF]), "at=58 not utf-8: field=table-name");
+        assert_eq!(refused(65, &[6]), "at=65 unknown column type=6");
         // Hostile counts are refused before anything is allocated for them.
-        assert!(refused(32, &[0xFF; 4]).starts_with("at=32 n-tables=4294967295 exceeds the file"));
+        assert!(refused(36, &[0xFF; 4]).starts_with("at=36 n-tables=4294967295 exceeds the file"));
         // Ten tables need at least 120 bytes; 70 are left.
         assert_eq!(
-            refused(32, &[10, 0, 0, 0]),
-            "at=32 n-tables=10 exceeds the file: remaining-bytes=70"
+            refused(36, &[10, 0, 0, 0]),
+            "at=36 n-tables=10 exceeds the file: remaining-bytes=70"
         );
-        assert!(refused(52, &[0xFF; 2]).starts_with("at=54 truncated: field=table-name"));
-        assert!(refused(55, &[0xFF; 2]).starts_with("at=55 n-columns=65535 exceeds the file"));
+        assert!(refused(56, &[0xFF; 2]).starts_with("at=58 truncated: field=table-name"));
+        assert!(refused(59, &[0xFF; 2]).starts_with("at=59 n-columns=65535 exceeds the file"));
         let n_pages = crc_at - 2 * PAGE_REF_LEN - 4;
         let pages = refused(n_pages, &[0xFF; 4]);
         assert!(pages.starts_with(&format!("at={n_pages} n-pages=4294967295 exceeds")), "{pages}");
@@ -854,7 +870,15 @@ mod tests {
             TableSummary { id, name: table.schema.name.clone(), columns, pages: pages.collect() }
         });
         let (offset, parent, chain_len) = (manifest.offset, manifest.parent, manifest.chain_len);
-        ManifestSummary { offset, kind, parent, chain_len, tables: tables.collect() }
+        let log_commit_crc = manifest.log_commit_crc;
+        ManifestSummary {
+            offset,
+            kind,
+            parent,
+            chain_len,
+            log_commit_crc,
+            tables: tables.collect(),
+        }
     }
 
     /// Reads snapshot `offset` from disk and checks every page file it names.

@@ -277,6 +277,22 @@ impl Snapshot {
     pub(super) fn is_whole(&self) -> bool {
         !self.damaged && self.manifest.is_ok() && self.missing.is_empty()
     }
+
+    /// Whether it is a snapshot of the history `segments` hold (FORMAT.md,
+    /// "Snapshots"): the whole commit that holds its offset ends there and
+    /// has the checksum its manifest records. With no readable commit
+    /// holding the offset (the log starts after it, or damage hides it)
+    /// there is nothing to compare, and it counts as bound.
+    pub(super) fn bound_to_log(&self, segments: &[Segment]) -> bool {
+        let Ok(manifest) = &self.manifest else { return false };
+        let holding = segments
+            .iter()
+            .flat_map(|segment| &segment.summary.commits)
+            .find(|commit| (commit.min_tx_offset..commit.offset_end()).contains(&self.offset));
+        holding.is_none_or(|commit| {
+            commit.offset_end() == self.offset + 1 && commit.crc == manifest.log_commit_crc
+        })
+    }
 }
 
 /// The offsets of the snapshots the engine keeps as restore points: the

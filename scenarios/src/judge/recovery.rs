@@ -86,7 +86,9 @@ pub(super) fn intact_way(
     let snapshots = snapshots(image, damaged);
     snapshots.iter().rev().filter(|s| s.is_whole()).find_map(|snapshot| {
         let suffix = suffix_from(snapshot.offset + 1, &segments);
-        let usable = connects(snapshot.offset, &segments) && suffix.iter().all(|s| !s.damaged);
+        let usable = connects(snapshot.offset, &segments)
+            && snapshot.bound_to_log(&segments)
+            && suffix.iter().all(|s| !s.damaged);
         usable.then(|| {
             let from = suffix.first().map_or("none".to_owned(), |s| s.path.clone());
             format!("snapshot={} and the log from segment {from}", snapshot.offset)
@@ -114,12 +116,19 @@ fn names_place(error: &OpenError) -> bool {
 }
 
 impl RecoveryChecker {
-    /// A snapshot may be set aside only if a fault damaged a file it needs.
+    /// A snapshot may be set aside only if a fault damaged a file it needs,
+    /// or if a lying fsync let the log lose the commit it is bound to and
+    /// go on with another at its offset.
     fn judge_set_aside(&self, report: &OpenReport, facts: &Facts<'_>) -> Result<(), Violation> {
         let usable = report.snapshots_rejected.iter().find(|line| {
             let offset = rejected_offset(line);
-            !facts.faults.damaged
-                || offset.is_some_and(|offset| self.snapshot_was_usable(offset, facts))
+            if facts.faults.damaged {
+                offset.is_some_and(|offset| self.snapshot_was_usable(offset, facts))
+            } else if facts.faults.voided {
+                !offset.is_some_and(|offset| self.snapshot_was_unbound(offset, facts))
+            } else {
+                true
+            }
         });
         match usable {
             Some(line) => Err(Violation::new(
@@ -168,13 +177,27 @@ impl RecoveryChecker {
 
     /// Whether snapshot `offset` could be restored from the disk the open
     /// started from, with today's damage: whole, and connected to the log.
-    fn snapshot_was_usable(&self, offset: u64, facts: &Facts<'_>) -> bool {
+    /// Whether snapshot `offset` was whole but of another history than the
+    /// log's before the open.
+    fn snapshot_was_unbound(&self, offset: u64, facts: &Facts<'_>) -> bool {
         let Some(before) = &self.before else { return false };
         let damaged = RecoveryChecker::damaged_now(facts);
         let segments = segments(before, &damaged);
         snapshots(before, &damaged)
             .iter()
-            .any(|s| s.offset == offset && s.is_whole() && connects(offset, &segments))
+            .any(|s| s.offset == offset && s.is_whole() && !s.bound_to_log(&segments))
+    }
+
+    fn snapshot_was_usable(&self, offset: u64, facts: &Facts<'_>) -> bool {
+        let Some(before) = &self.before else { return false };
+        let damaged = RecoveryChecker::damaged_now(facts);
+        let segments = segments(before, &damaged);
+        snapshots(before, &damaged).iter().any(|s| {
+            s.offset == offset
+                && s.is_whole()
+                && connects(offset, &segments)
+                && s.bound_to_log(&segments)
+        })
     }
 }
 
