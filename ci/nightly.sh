@@ -24,7 +24,7 @@ status=0
 if [ "$sweep_seconds" -gt 0 ]; then
   cargo build --release -p faultline-scenarios --bin faultline
   target/release/faultline run --time "$sweep_seconds" --check-determinism --must-reach \
-    --format json --output results/nightly.json || status=1
+    --corpus results/corpus.tsv --format json --output results/nightly.json || status=1
   python3 ci/results.py junit results/nightly.json > results/nightly.xml
   python3 ci/results.py summary results/nightly.json || status=1
 fi

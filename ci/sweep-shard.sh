@@ -20,6 +20,7 @@ mkdir -p results
 cargo build --release -p faultline-scenarios --bin faultline
 status=0
 target/release/faultline run --shard "$k/$n" --seeds "$seeds" --time "$seconds" \
-  --check-determinism --format json --output "results/shard-$k-of-$n.json" || status=$?
+  --check-determinism --corpus "results/corpus-$k-of-$n.tsv" \
+  --format json --output "results/shard-$k-of-$n.json" || status=$?
 python3 ci/results.py junit "results/shard-$k-of-$n.json" > "results/shard-$k-of-$n.xml"
 exit "$status"

@@ -1,14 +1,17 @@
 //! `faultline`: run, replay, shrink and exhaust the simulation scenarios.
 //!
 //! Exit status: 0 when everything passed, 1 when something failed, 2 on
-//! bad usage. `RUST_LOG` (e.g. `RUST_LOG=faultline=trace`) turns on logs
+//! bad usage; a sweep stopped by SIGINT or SIGTERM writes what it finished
+//! (marked partial) and exits 130 or 143. `RUST_LOG` (e.g. `RUST_LOG=faultline=trace`) turns on logs
 //! on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a CLI prints.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline_scenarios::{
@@ -82,12 +85,11 @@ struct RunArgs {
     /// Run every case twice and report any divergence of the traces.
     #[arg(long)]
     check_determinism: bool,
-    /// The regression corpus failing cases are appended to.
-    #[arg(long, default_value_os_t = corpus::default_path())]
-    corpus: PathBuf,
-    /// Do not append failing cases to the regression corpus.
+    /// Append failing cases to this regression corpus (one per scenario
+    /// and failure kind not already open there). Without it, nothing is
+    /// written but the results.
     #[arg(long)]
-    no_corpus: bool,
+    corpus: Option<PathBuf>,
     /// Print one line per case (outcome and trace hash).
     #[arg(long, short)]
     verbose: bool,
@@ -216,6 +218,13 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 }
 
 fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    if text.trim().is_empty() {
+        // An empty schedule pins no fault at all: a replay that looks like
+        // one but tests nothing. `--clean` says so explicitly.
+        return Err(
+            "an empty schedule pins no decision (to replay with no faults, use --clean)".to_owned()
+        );
+    }
     text.parse()
 }
 
@@ -231,7 +240,11 @@ fn main() -> ExitCode {
             list(&registry);
             Ok(true)
         }
-        Command::Run(args) => run_sweep(&registry, args),
+        Command::Run(args) => match run_sweep(&registry, args) {
+            Ok(Ended::Interrupted(signal)) => return ExitCode::from(128 + signal),
+            Ok(Ended::Done(passed)) => Ok(passed),
+            Err(usage) => Err(usage),
+        },
         Command::Replay(args) => replay(&registry, args),
         Command::Shrink(args) => shrink_seed(&registry, args),
         Command::Exhaust(args) => exhaust_points(&registry, args),
@@ -289,7 +302,61 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
     bar
 }
 
-fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
+/// How a sweep ended.
+enum Ended {
+    /// It ran out of cases or time: whether everything passed.
+    Done(bool),
+    /// A signal (its number) stopped it; what it finished was written.
+    Interrupted(u8),
+}
+
+/// Stops the sweep cleanly on SIGINT and SIGTERM: the flag it returns
+/// holds the signal's number once one came, and the sweep stops starting
+/// cases. A second signal ends the process at once.
+fn stop_on_signals() -> Result<Arc<AtomicUsize>, Usage> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicUsize::new(0));
+    let again = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        let register = || -> std::io::Result<()> {
+            let code = 128 + signal;
+            signal_hook::flag::register_conditional_shutdown(signal, code, Arc::clone(&again))?;
+            signal_hook::flag::register(signal, Arc::clone(&again))?;
+            signal_hook::flag::register_usize(signal, Arc::clone(&stop), signal as usize)?;
+            Ok(())
+        };
+        register().map_err(|e| Usage(format!("cannot handle signal {signal}: {e}")))?;
+    }
+    Ok(stop)
+}
+
+fn signal_name(signal: usize) -> String {
+    match signal as i32 {
+        signal_hook::consts::SIGINT => "SIGINT".to_owned(),
+        signal_hook::consts::SIGTERM => "SIGTERM".to_owned(),
+        other => format!("signal {other}"),
+    }
+}
+
+/// Checks, before any case runs, that the results can be written where
+/// asked, and empties that file: a sweep that cannot write its results
+/// must not run first, and old results must not pass for new ones.
+fn check_output(path: &std::path::Path) -> Result<(), Usage> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir
+        && !dir.is_dir()
+    {
+        return Err(Usage(format!("--output {}: no directory {}", path.display(), dir.display())));
+    }
+    std::fs::File::create(path)
+        .map(drop)
+        .map_err(|e| Usage(format!("--output {}: cannot write: {e}", path.display())))
+}
+
+/// How often a sweep without a terminal prints a status line.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
     let scenarios = registry.select(&args.scenario).map_err(Usage)?;
     let first_seed = match args.first_seed.as_str() {
         "random" => {
@@ -308,6 +375,18 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
     if args.time.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(Usage("--time must be a positive number of seconds".to_owned()));
     }
+    if let Some(count) = seed_count.filter(|_| args.seed.is_empty())
+        && first_seed.checked_add(count - 1).is_none()
+    {
+        return Err(Usage(format!(
+            "--first-seed {} --seeds {count} would wrap past {}",
+            Seed(first_seed),
+            Seed(u64::MAX)
+        )));
+    }
+    if let Some(path) = &args.output {
+        check_output(path)?;
+    }
     let shard = args.shard.unwrap_or(Shard::ALL);
     let cases =
         faultline_scenarios::cases(scenarios, args.seed.clone(), first_seed, seed_count, shard);
@@ -317,12 +396,23 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
         check_determinism: args.check_determinism,
         run: RunConfig::default(),
         directed: args.directed,
+        stop: Some(stop_on_signals()?),
     };
     let bar = progress_bar(cases.len());
     let mut failed = 0u64;
     let verbose = args.verbose;
+    let (started, terminal) = (Instant::now(), std::io::stderr().is_terminal());
+    let (mut done, mut status_at) = (0u64, STATUS_EVERY);
     let result = sweep(&cases, &config, &mut |report: &RunReport| {
         bar.inc(1);
+        done += 1;
+        if !terminal && started.elapsed() >= status_at {
+            status_at += STATUS_EVERY;
+            eprintln!(
+                "faultline run: {done} cases, {failed} failed, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         if report.outcome.is_failure() {
             failed += 1;
             bar.suspend(|| eprint!("{}", report::failure_text(report)));
@@ -332,19 +422,33 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<bool, Usage> {
         bar.set_message(format!("{failed} failed"));
     });
     bar.finish_and_clear();
-    if !args.no_corpus && !result.failures.is_empty() {
-        match corpus::append(&args.corpus, &result.failures, "found by faultline run") {
-            Ok(0) => {}
-            Ok(n) => eprintln!("added {n} failing case(s) to {}", args.corpus.display()),
+    if let Some(path) = &args.corpus
+        && !result.failures.is_empty()
+    {
+        match corpus::append(path, &result.failures, "found by faultline run") {
+            Ok(appended) => eprintln!(
+                "corpus {}: {} case(s) added, {} failing run(s) already there by scenario and kind",
+                path.display(),
+                appended.added.len(),
+                appended.duplicates
+            ),
             Err(error) => eprintln!("warning: could not update the corpus: {error}"),
         }
     }
     emit(&args, &result, shard)?;
+    if let Some(signal) = result.interrupted_by {
+        eprintln!(
+            "interrupted by {}: {} cases finished, their results written (marked partial)",
+            signal_name(signal),
+            result.results.len()
+        );
+        return Ok(Ended::Interrupted(u8::try_from(signal).unwrap_or(127)));
+    }
     let never = if args.must_reach { result.never_reached() } else { Vec::new() };
     for (scenario, situation) in &never {
         eprintln!("must-reach situation never reached: {scenario}: {situation}");
     }
-    Ok(result.failures.is_empty() && never.is_empty())
+    Ok(Ended::Done(result.failures.is_empty() && never.is_empty()))
 }
 
 fn emit(

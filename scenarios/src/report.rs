@@ -281,6 +281,8 @@ pub fn json(sweep: &SweepReport, shard: &str) -> String {
         "shard": shard,
         "wall_s": sweep.wall.as_secs_f64(),
         "stopped_by_time": sweep.stopped_by_time,
+        "partial": sweep.interrupted_by.is_some(),
+        "interrupted_by": sweep.interrupted_by,
         "cases": cases,
         "failures": failures,
         "scenarios": scenarios,
@@ -310,9 +312,11 @@ fn xml_escape(text: &str) -> String {
 pub fn junit(sweep: &SweepReport) -> String {
     let mut text = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let failures = sweep.failures.len();
+    // A sweep a signal stopped says so where every junit reader shows it.
+    let name = if sweep.interrupted_by.is_some() { "faultline (partial)" } else { "faultline" };
     let _ = writeln!(
         text,
-        "<testsuites name=\"faultline\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
+        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
         sweep.results.len(),
         sweep.wall.as_secs_f64()
     );

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -106,7 +106,9 @@ impl Cases {
             if self.seed_count.is_some_and(|count| seed_index >= count) {
                 return None;
             }
-            Seed(self.first_seed.wrapping_add(seed_index))
+            // A sweep without end stops at u64::MAX rather than wrap (one
+            // with a count was checked not to wrap when it was made).
+            Seed(self.first_seed.checked_add(seed_index)?)
         } else {
             *self.seeds.get(usize::try_from(seed_index).ok()?)?
         };
@@ -272,6 +274,9 @@ pub struct SweepConfig {
     pub run: RunConfig,
     /// Which cases directed search aims. Default: swarm's.
     pub directed: Directed,
+    /// Set to a signal's number (SIGINT, SIGTERM) to stop starting cases;
+    /// the cases in flight finish and the report is marked interrupted.
+    pub stop: Option<Arc<AtomicUsize>>,
 }
 
 /// One case's result, small enough to keep for every case.
@@ -306,6 +311,9 @@ pub struct SweepReport {
     pub wall: Duration,
     /// Whether the time budget stopped it before the cases ran out.
     pub stopped_by_time: bool,
+    /// The signal that stopped it before the cases ran out, if one did:
+    /// the report holds the cases finished until then (a partial result).
+    pub interrupted_by: Option<usize>,
     /// What every case reached, added up.
     pub coverage: Coverage,
     /// What each scenario's cases reached (its situations included).
@@ -371,6 +379,8 @@ pub fn sweep(
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let out_of_time = AtomicBool::new(false);
+    let signal = || config.stop.as_ref().map_or(0, |stop| stop.load(Ordering::SeqCst));
+    let must_stop = || signal() != 0 || config.time_budget.is_some_and(|b| started.elapsed() >= b);
     let mut report = SweepReport::default();
     // What the sweep reached, for directed search to aim at what it did
     // not.
@@ -384,9 +394,10 @@ pub fn sweep(
         for _ in 0..config.jobs.max(1) {
             let send = send.clone();
             let (next, out_of_time_flag, reached) = (&next, &out_of_time, &reached);
+            let must_stop = &must_stop;
             scope.spawn(move || {
                 loop {
-                    if config.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
+                    if must_stop() {
                         out_of_time_flag.store(true, Ordering::SeqCst);
                         return;
                     }
@@ -397,9 +408,7 @@ pub fn sweep(
                     if run_config.focus.is_none()
                         && config.directed.applies_to(case.scenario.name())
                     {
-                        let out_of_time =
-                            || config.time_budget.is_some_and(|b| started.elapsed() >= b);
-                        let Some(coverage) = reached.for_case(j, &out_of_time) else {
+                        let Some(coverage) = reached.for_case(j, must_stop) else {
                             out_of_time_flag.store(true, Ordering::SeqCst);
                             return;
                         };
@@ -426,7 +435,8 @@ pub fn sweep(
     report.results.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
     report.failures.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
     report.wall = started.elapsed();
-    report.stopped_by_time = out_of_time.load(Ordering::SeqCst);
+    report.interrupted_by = Some(signal()).filter(|s| *s != 0);
+    report.stopped_by_time = out_of_time.load(Ordering::SeqCst) && report.interrupted_by.is_none();
     report
 }
 

@@ -20,6 +20,7 @@ fn config(jobs: usize, directed: Directed) -> SweepConfig {
         check_determinism: false,
         run: RunConfig::default(),
         directed,
+        stop: None,
     }
 }
 

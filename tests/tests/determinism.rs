@@ -40,6 +40,7 @@ fn a_sweep_on_two_threads_prints_the_hashes_a_replay_prints() {
         check_determinism: false,
         run: RunConfig::default(),
         directed: Directed::default(),
+        stop: None,
     };
     let result = sweep(&all, &config, &mut |_| {});
     assert_eq!(result.results.len(), 2 * registry.all().len());
@@ -104,6 +105,7 @@ fn a_nondeterministic_scenario_is_caught_with_its_first_divergence() {
         check_determinism: true,
         run: RunConfig::default(),
         directed: Directed::default(),
+        stop: None,
     };
     let result = sweep(&cases(selected, vec![Seed(1)], 0, None, Shard::ALL), &config, &mut |_| {});
     let failing: Vec<&str> = result.failures.iter().map(|r| r.scenario.as_str()).collect();

@@ -142,6 +142,7 @@ fn a_user_scenario_with_its_own_generator_and_check_sweeps_beside_the_built_ins(
         check_determinism: false,
         run: RunConfig::default(),
         directed: Directed::default(),
+        stop: None,
     };
     let result = sweep(&cases(selected, Vec::new(), 0, Some(6), Shard::ALL), &config, &mut |_| {});
     assert_eq!(result.results.len(), 12);

@@ -21,6 +21,7 @@ fn replaying_the_recorded_schedule_of_every_case_reproduces_its_trace_hash() {
         check_determinism: false,
         run: RunConfig::default(),
         directed: Directed::default(),
+        stop: None,
     };
     let mut drawn = Vec::new();
     sweep(&all, &config, &mut |report| {

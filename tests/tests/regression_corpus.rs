@@ -18,9 +18,9 @@ fn every_corpus_case_behaves_as_recorded() {
     let registry = Registry::builtin();
     let mut now_passing = Vec::new();
     for entry in &entries {
-        let scenario = registry
-            .get(&entry.scenario)
-            .unwrap_or_else(|| panic!("{}: unknown scenario {}", path.display(), entry.scenario));
+        let scenario = registry.get(&entry.scenario).unwrap_or_else(|| {
+            panic!("{}:{}: unknown scenario {}", path.display(), entry.line, entry.scenario)
+        });
         let result = run(scenario.as_ref(), entry.seed, &RunConfig::default());
         match (entry.status, result.outcome.failure()) {
             (Status::Fixed, None) => {}
@@ -42,9 +42,14 @@ fn every_corpus_case_behaves_as_recorded() {
     );
 }
 
+/// Every line names a known scenario and failure kind, and no two lines
+/// repeat or contradict each other about one seed.
 #[test]
-fn the_corpus_file_parses() {
+fn every_corpus_line_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions/seeds.tsv");
     assert!(path.exists(), "{} is missing", path.display());
-    corpus::load(&path).unwrap();
+    let entries = corpus::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    if let Err(problems) = corpus::validate(&entries, &Registry::builtin()) {
+        panic!("{}:\n{}", path.display(), problems.join("\n"));
+    }
 }

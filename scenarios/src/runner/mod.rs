@@ -172,7 +172,8 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport
     let focus = config.focus.filter(|_| config.mode == RunMode::Random);
     let mut report = finish(scenario, seed, focus, &mut world);
     report.mode_args = match &config.mode {
-        RunMode::Random | RunMode::Pinned(_) => String::new(),
+        RunMode::Random => String::new(),
+        RunMode::Pinned(schedule) => format!(" --schedule '{schedule}'"),
         RunMode::Clean => " --clean".to_owned(),
         RunMode::CrashAt { mutation, mode } => format!(" --crash-at {mutation}:{}", mode.name()),
         RunMode::StrikeAt(schedule) => format!(" --strike-at '{schedule}'"),
