@@ -40,21 +40,31 @@ for patch in tests/planted/*"$filter"*.patch; do
   first=0 seeds=0 found=""
   while [ $(( $(date +%s) - start )) -lt "$budget" ]; do
     out="$CARGO_TARGET_DIR/planted-$name.json"
-    "$CARGO_TARGET_DIR/release/faultline" run --seeds 10 --first-seed "$first" --no-corpus \
-      --format json --output "$out" >/dev/null 2>&1 || true
+    code=0
+    "$CARGO_TARGET_DIR/release/faultline" run --seeds 10 --first-seed "$first" \
+      --format json --output "$out" >/dev/null 2>"$out.stderr" || code=$?
     seeds=$(( seeds + 10 ))
+    # A sweep that died without its results (exit above 2: a signal) is
+    # reported as such, with the end of its stderr, not read as a pass.
     found="$(python3 -c '
 import json, sys
-failures = json.load(open(sys.argv[1]))["failures"]
+try:
+    failures = json.load(open(sys.argv[1]))["failures"]
+except (OSError, ValueError):
+    print("sweep-died", "exit=" + sys.argv[2])
+    sys.exit()
 if failures:
     f = failures[0]
     print(f["scenario"], f["kind"])
-' "$out")"
+' "$out" "$code")"
     [ -n "$found" ] && break
     first=$(( first + 10 ))
   done
   elapsed=$(( $(date +%s) - start ))
-  if [ -n "$found" ]; then
+  if [ "${found%% *}" = sweep-died ]; then
+    printf '%-36s %-8s %s\n' "$name" DIED "the sweep process died ($found): $(tail -c 300 "$out.stderr" | tr '\n' ' ')"
+    all_caught=1
+  elif [ -n "$found" ]; then
     read -r scenario kind <<< "$found"
     printf '%-36s %-8s %-24s %-28s %8s %8s\n' "$name" yes "$scenario" "$kind" "$seeds" "$elapsed"
   else

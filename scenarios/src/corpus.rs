@@ -275,6 +275,7 @@ mod tests {
             focus: None,
             coverage: crate::coverage::Coverage::default(),
             mode_args: String::new(),
+            script: None,
         }
     }
 

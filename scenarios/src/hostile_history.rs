@@ -1009,6 +1009,7 @@ impl crate::scenario::Scenario for HostileHistoryScenario {
             focus: None,
             coverage: crate::coverage::Coverage::default(),
             mode_args: String::new(),
+            script: None,
         })
     }
 }

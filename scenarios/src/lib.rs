@@ -40,11 +40,13 @@ pub mod model;
 mod outcome;
 mod panics;
 pub mod plan;
+pub mod regress;
 pub mod report;
 pub mod runner;
 mod runtime;
 mod scenario;
 mod scenarios;
+pub mod script;
 mod shrink;
 mod sweep;
 mod trace;
@@ -62,7 +64,7 @@ pub use plan::{
 pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
 pub use scenario::{Registry, Scenario};
 pub use scenarios::SnapshotTask;
-pub use shrink::{ShrinkReport, shrink};
+pub use shrink::{CaseSize, ShrinkReport, shrink};
 pub use sweep::{
     Case, CaseResult, Cases, Directed, Shard, SweepConfig, SweepReport, cases, focus_for, sweep,
 };

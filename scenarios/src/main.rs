@@ -106,11 +106,15 @@ struct RunArgs {
 #[derive(Debug, clap::Args)]
 struct ReplayArgs {
     /// The scenario.
-    #[arg(long, short)]
-    scenario: String,
+    #[arg(long, short, required_unless_present = "case")]
+    scenario: Option<String>,
     /// The seed (hex `0x...` or decimal).
-    #[arg(long, value_parser = parse_seed)]
-    seed: Seed,
+    #[arg(long, value_parser = parse_seed, required_unless_present = "case")]
+    seed: Option<Seed>,
+    /// Replay a regression case (as `faultline shrink --emit` writes it):
+    /// its plan from its seed, its schedule pinned, its workload sent.
+    #[arg(long, conflicts_with_all = ["scenario", "seed", "schedule", "crash_at", "strike_at", "clean", "focus"])]
+    case: Option<PathBuf>,
     /// Print the plan (every parameter the seed drew) and the whole trace.
     #[arg(long)]
     trace: bool,
@@ -160,6 +164,11 @@ struct ShrinkArgs {
     /// The case's focus, if its repro line names one.
     #[arg(long, value_parser = parse_focus)]
     focus: Option<Focus>,
+    /// Write the minimal case as a regression case (`<scenario>-<seed>.case`)
+    /// into this directory: `tests/regressions/cases` makes `cargo test`
+    /// replay it.
+    #[arg(long)]
+    emit: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -479,7 +488,13 @@ fn emit(
 }
 
 fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
-    let scenario = scenario(registry, &args.scenario)?;
+    if let Some(path) = &args.case {
+        return replay_case(registry, path, &args);
+    }
+    let (Some(name), Some(seed)) = (&args.scenario, args.seed) else {
+        return Err(Usage("replay needs --scenario and --seed, or --case".to_owned()));
+    };
+    let scenario = scenario(registry, name)?;
     let mode = match (args.schedule.clone(), args.crash_at, args.strike_at.clone()) {
         (Some(schedule), _, _) => RunMode::Pinned(schedule),
         (_, Some((mutation, mode)), _) => RunMode::CrashAt { mutation, mode },
@@ -495,10 +510,40 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
         ..RunConfig::default()
     };
     let result = if args.check_determinism {
-        run_checking_determinism(scenario.as_ref(), args.seed, &config)
+        run_checking_determinism(scenario.as_ref(), seed, &config)
     } else {
-        run(scenario.as_ref(), args.seed, &config)
+        run(scenario.as_ref(), seed, &config)
     };
+    print_replay(&result, &args);
+    Ok(!result.outcome.is_failure())
+}
+
+/// Replays a regression case and says whether it behaved as it records.
+fn replay_case(
+    registry: &Registry,
+    path: &std::path::Path,
+    args: &ReplayArgs,
+) -> Result<bool, Usage> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+    let case = faultline_scenarios::regress::Case::parse(&text)
+        .map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+    let result =
+        case.run(registry, args.trace).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+    print_replay(&result, args);
+    match case.judge(registry, &result) {
+        Ok(faultline_scenarios::regress::Verdict::AsRecorded) => {
+            println!("{}: as recorded ({})", path.display(), case.status.name());
+        }
+        Ok(faultline_scenarios::regress::Verdict::NowPasses) => {
+            println!("{}: an open case now passes: mark it `status fixed`", path.display());
+        }
+        Err(why) => println!("{}: NOT as recorded: {why}", path.display()),
+    }
+    Ok(!result.outcome.is_failure())
+}
+
+fn print_replay(result: &RunReport, args: &ReplayArgs) {
     if args.trace {
         println!("{}", result.plan);
         for event in result.trace.events() {
@@ -525,37 +570,58 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
     if !result.unused.is_empty() {
         println!("pinned decisions that never struck: {}", result.unused);
     }
-    print!("{}", report::failure_text(&result));
-    println!("{}", report::run_line(&result));
+    print!("{}", report::failure_text(result));
+    println!("{}", report::run_line(result));
     println!("trace hash: {:#018x}", result.trace_hash);
-    Ok(!result.outcome.is_failure())
 }
 
 fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
     let scenario = scenario(registry, &args.scenario)?;
+    if let Some(dir) = &args.emit
+        && !dir.is_dir()
+    {
+        return Err(Usage(format!("--emit {}: no such directory", dir.display())));
+    }
     let result = shrink(scenario.as_ref(), args.seed, args.focus, args.runs_max).map_err(Usage)?;
     print!("{}", report::failure_text(&result.original));
-    println!(
-        "recorded schedule: {} decisions: {}",
-        result.original.schedule.len(),
-        result.original.schedule
-    );
+    println!("before: {}", result.before);
     if !result.reproduced {
-        println!("the failure does not reproduce with the recorded schedule pinned: not shrunk");
+        println!(
+            "the failure does not reproduce with the recorded workload and schedule pinned: not shrunk"
+        );
         return Ok(false);
     }
-    println!(
-        "minimal schedule ({} runs): {} decisions: {}",
-        result.runs,
-        result.minimal.len(),
-        result.minimal
-    );
-    if let Some(minimal) = &result.minimal_report
-        && let Some(failure) = minimal.outcome.failure()
-    {
+    println!("after:  {} ({} runs)", result.after, result.runs);
+    println!("minimal schedule: {}", result.minimal);
+    let failure = result.minimal_report.as_ref().and_then(|r| r.outcome.failure());
+    if let Some(failure) = failure {
         println!("still fails: {failure}");
     }
-    println!("repro: {}", result.repro_command());
+    let case = faultline_scenarios::regress::Case {
+        scenario: args.scenario.clone(),
+        seed: args.seed,
+        focus: args.focus,
+        status: corpus::Status::Open,
+        failure: failure.map_or(String::new(), |f| f.kind.name().to_owned()),
+        schedule: result.minimal.clone(),
+        script: result.minimal_script.clone(),
+    };
+    let text = case.to_text().map_err(Usage)?;
+    match &args.emit {
+        Some(dir) => {
+            let path = dir.join(format!("{}-{}.case", args.scenario, args.seed));
+            std::fs::write(&path, &text).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+            println!("emitted {}", path.display());
+            println!(
+                "repro: cargo run --release -p faultline-scenarios -- replay --case {}",
+                path.display()
+            );
+        }
+        None => {
+            println!("minimal workload:\n{}", case.script.to_text().map_err(Usage)?);
+            println!("(--emit DIR writes it as a regression case that cargo test replays)");
+        }
+    }
     Ok(false)
 }
 

@@ -214,6 +214,9 @@ pub struct RunReport {
     /// The replay options that repeat the run's mode (`--crash-at ...`,
     /// `--strike-at ...`), empty for a drawn run.
     pub mode_args: String,
+    /// The workload the run sent, if it was asked to record it
+    /// ([`crate::RunConfig::record_script`]).
+    pub script: Option<crate::script::Script>,
 }
 
 impl RunReport {

@@ -87,19 +87,50 @@ fn shrinking_a_broken_engine_keeps_fewer_decisions_that_still_fail() {
         "an fsync error is what breaks this engine: {}",
         shrunk.minimal
     );
-    // The minimal schedule, replayed pinned, still fails the same way.
-    let config =
-        RunConfig { mode: RunMode::Pinned(shrunk.minimal.clone()), ..RunConfig::default() };
+    // The workload shrank too, and the case is no longer than the original.
+    let (before, after) = (shrunk.before, shrunk.after);
+    assert!(after.script.txs < before.script.txs, "{before} -> {after}");
+    assert!(after.script.ops < before.script.ops, "{before} -> {after}");
+    // Decisions are keyed by call index: transactions before the fault's
+    // call stay (removing one moves every later call), the rest go.
+    assert!(after.script.txs * 4 <= before.script.txs, "{before} -> {after}");
+    assert!(after.decisions <= 2, "{before} -> {after}");
+    assert!(after.sim_time_ns < before.sim_time_ns, "{before} -> {after}");
+    assert_eq!(after.script, shrunk.minimal_script.size());
+    // The minimal case, replayed pinned with its workload, still fails the
+    // same way.
+    let config = RunConfig {
+        mode: RunMode::Pinned(shrunk.minimal.clone()),
+        script: Some(std::sync::Arc::new(shrunk.minimal_script.clone())),
+        ..RunConfig::default()
+    };
     let replayed = run(&scenario, seed, &config);
     assert_eq!(replayed.outcome.failure().map(|f| f.kind), Some(kind));
     eprintln!(
-        "seed={seed}: {} -> {} decisions in {} runs: {}\n{}",
-        original.schedule.len(),
-        shrunk.minimal.len(),
+        "seed={seed}: {before} -> {after} in {} runs: {}\n{}",
         shrunk.runs,
         shrunk.minimal,
-        shrunk.repro_command()
+        shrunk.minimal_script.to_text().unwrap()
     );
+}
+
+/// A run's recorded workload, sent instead of the generator's, gives the
+/// same run: the same trace hash (what the shrinker and an emitted case
+/// start from).
+#[test]
+fn a_recorded_workload_replays_to_the_same_run() {
+    for (scenario, seed) in [("swarm", 3), ("hostile_requests", 5), ("torn_tail", 7)] {
+        let registry = faultline_scenarios::Registry::builtin();
+        let scenario = registry.get(scenario).unwrap();
+        let config = RunConfig { record_script: true, ..RunConfig::default() };
+        let original = run(scenario.as_ref(), Seed(seed), &config);
+        let script = original.script.clone().expect("recorded");
+        assert!(script.size().txs > 0, "{}: {}", scenario.name(), script.size());
+        let config =
+            RunConfig { script: Some(std::sync::Arc::new(script)), ..RunConfig::default() };
+        let replayed = run(scenario.as_ref(), Seed(seed), &config);
+        assert_eq!(replayed.trace_hash, original.trace_hash, "{}", scenario.name());
+    }
 }
 
 /// The events of a run other than the filesystem's own lines, and with the

@@ -48,6 +48,7 @@ use crate::panics;
 use crate::plan::{Plan, PlannedCrash};
 use crate::runtime::{self, RuntimeStop};
 use crate::scenario::Scenario;
+use crate::script::Script;
 
 use tasks::Shared;
 use world::{Stop, World};
@@ -117,6 +118,11 @@ pub struct RunConfig {
     /// for a site of the open; tearing writes for a torn write). Default:
     /// none.
     pub focus: Option<Focus>,
+    /// Send this workload instead of the generator's (and run no more
+    /// incarnations than it has). Default: none.
+    pub script: Option<Arc<Script>>,
+    /// Record the workload sent into the report's `script`. Default: off.
+    pub record_script: bool,
 }
 
 impl Default for RunConfig {
@@ -129,6 +135,8 @@ impl Default for RunConfig {
             sim_time_max: Duration::from_secs(3600),
             fs_calls_max: 4_000_000,
             focus: None,
+            script: None,
+            record_script: false,
         }
     }
 }
@@ -257,6 +265,7 @@ fn plan_failure(scenario: &dyn Scenario, seed: Seed, detail: String) -> RunRepor
         focus: None,
         coverage: Coverage::default(),
         mode_args: String::new(),
+        script: None,
     }
 }
 
@@ -298,6 +307,7 @@ fn finish(
         focus,
         coverage: std::mem::take(&mut world.coverage).finish(),
         mode_args: String::new(),
+        script: world.recorded.take(),
     }
 }
 
@@ -351,6 +361,8 @@ impl<'a> Driver<'a> {
         let recorder = Recorder::new(in_play, &scenario.must_reach());
         let mut world = World::new(plan, sim, config.keep_trace, recorder);
         world.keep_calls = config.keep_calls;
+        world.script = config.script.clone();
+        world.recorded = config.record_script.then(Script::default);
         Ok(Driver {
             scenario,
             seed,
@@ -367,7 +379,12 @@ impl<'a> Driver<'a> {
     }
 
     async fn execute(&mut self) {
-        let incarnations = self.shared.borrow().plan.incarnations();
+        let incarnations = {
+            let world = self.shared.borrow();
+            let planned = world.plan.incarnations();
+            // A script's run ends with its last incarnation.
+            world.script.as_ref().map_or(planned, |s| planned.min(s.incarnations.len()))
+        };
         for index in 0..incarnations {
             if !self.incarnation(index).await {
                 return;
@@ -522,9 +539,18 @@ impl<'a> Driver<'a> {
         let plan = self.plan();
         let shape = plan.workload.clone();
         let base = index as u32 * 64;
-        self.shared.borrow_mut().clients_running = shape.clients;
+        let clients = {
+            let mut world = self.shared.borrow_mut();
+            world.incarnation = index;
+            world.clients_running = world.clients(index);
+            let clients = world.clients_running;
+            if let Some(recorded) = &mut world.recorded {
+                recorded.spawned(index, clients);
+            }
+            clients
+        };
         let mut handles = Vec::new();
-        for client in 0..shape.clients {
+        for client in 0..clients {
             let stream = base + 1 + client as u32;
             handles.push(runtime::spawn(tasks::client(
                 Rc::clone(&self.shared),

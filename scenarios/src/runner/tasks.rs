@@ -33,20 +33,26 @@ fn ms(n: u64) -> Duration {
 /// A client: commits `txs_per_client` transactions.
 pub(super) async fn client(shared: Shared, client: usize, mut work: SimRng, mut sched: SimRng) {
     let shape = shared.borrow().plan.workload.clone();
-    for _ in 0..shape.txs_per_client {
+    let scripted = shared.borrow().scripted_txs(client);
+    for nth in 0..shape.txs_per_client {
         sleep(ms(sched.random_range(1..=shape.think_ms_max))).await;
         let hold = sched.random_range(0..100) < shape.hold_percent;
         let wait_ack = sched.random_range(0..100) < shape.wait_ack_percent;
+        // A script's client ends where its recorded one was stopped (at
+        // its next begin): the same point in the same run.
+        if scripted.is_some_and(|txs| nth >= txs) {
+            break;
+        }
         let offset = if hold {
             // Held across a wait: another client may commit meanwhile, and
             // the commit must then be refused as a conflict.
             let Some(tx) = shared.borrow_mut().begin(client) else { break };
             sleep(ms(sched.random_range(1..=shape.think_ms_max))).await;
-            shared.borrow_mut().commit(client, tx, &mut work)
+            shared.borrow_mut().commit(client, nth, tx, &mut work)
         } else {
             let mut world = shared.borrow_mut();
             let Some(tx) = world.begin(client) else { break };
-            world.commit(client, tx, &mut work)
+            world.commit(client, nth, tx, &mut work)
         };
         if shared.borrow().is_stopped() {
             break;

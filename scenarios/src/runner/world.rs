@@ -5,6 +5,7 @@
 //! events, and stops the run at the first broken invariant.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use faultline_engine::Database;
 use faultline_engine::datastore::{MutTx, TxError};
@@ -18,6 +19,7 @@ use crate::outcome::{Failure, FailureKind, RunStats};
 use crate::panics::{self, Caught};
 use crate::plan::{EngineTask, Plan};
 use crate::runtime;
+use crate::script::{Script, ScriptedTx};
 use crate::trace::Trace;
 use crate::workload::TxOp;
 use rand::RngExt;
@@ -58,6 +60,13 @@ pub(super) struct World {
     pub(super) coverage: Recorder,
     /// Where the durability step stands between its parts.
     gap: Gap,
+    /// The workload to send instead of the generator's (a shrunk or
+    /// emitted case).
+    pub(super) script: Option<Arc<Script>>,
+    /// The workload sent, if asked to record it.
+    pub(super) recorded: Option<Script>,
+    /// The incarnation running.
+    pub(super) incarnation: usize,
 }
 
 impl World {
@@ -82,7 +91,25 @@ impl World {
             keep_calls: false,
             calls: Vec::new(),
             last_ns: Cell::new(0),
+            script: None,
+            recorded: None,
+            incarnation: 0,
         }
+    }
+
+    /// How many clients incarnation `index` runs: the plan's, or the
+    /// script's.
+    pub(super) fn clients(&self, index: usize) -> usize {
+        match &self.script {
+            Some(script) => script.incarnations.get(index).map_or(0, Vec::len),
+            None => self.plan.workload.clients,
+        }
+    }
+
+    /// How many transactions of a script `client` sends in the running
+    /// incarnation (`None`: the generator's, `txs_per_client` of them).
+    pub(super) fn scripted_txs(&self, client: usize) -> Option<usize> {
+        self.script.as_ref().map(|script| script.txs(self.incarnation, client).len())
     }
 
     /// Simulated nanoseconds since the run started (outside the runtime:
@@ -240,15 +267,75 @@ impl World {
     /// it was (rightly) refused or the run stopped. After an operation the
     /// engine refuses, the client either gives up on the transaction or
     /// (a careless client) goes on with the rest of it.
-    pub(super) fn commit(&mut self, client: usize, mut tx: MutTx, rng: &mut SimRng) -> Option<u64> {
+    pub(super) fn commit(
+        &mut self,
+        client: usize,
+        nth: usize,
+        tx: MutTx,
+        rng: &mut SimRng,
+    ) -> Option<u64> {
         if self.is_stopped() {
             return None;
         }
         let began_after = tx.offset() - 1;
-        let base = self.judge.model().state_at(began_after).expect("began on a submitted offset");
-        let generated = self.plan.generator.generate(base, &self.plan.workload, rng);
+        let (generated, aborts_at_end) = match &self.script {
+            Some(script) => {
+                let scripted = &script.txs(self.incarnation, client)[nth];
+                (scripted.ops.clone(), scripted.aborts)
+            }
+            None => {
+                let base =
+                    self.judge.model().state_at(began_after).expect("began on a submitted offset");
+                (self.plan.generator.generate(base, &self.plan.workload, rng), false)
+            }
+        };
+        let scripted = self.script.is_some();
+        let mut sent = 0;
+        let mut aborted = false;
+        let result = self.send(
+            client,
+            tx,
+            &generated,
+            began_after,
+            |i, rng: &mut SimRng| {
+                // Go on after a refusal, or end the transaction: a coin, or
+                // what the recorded client did.
+                if scripted {
+                    !(aborts_at_end && i + 1 == generated.len())
+                } else {
+                    rng.random_bool(0.5)
+                }
+            },
+            rng,
+            &mut sent,
+            &mut aborted,
+        );
+        if let Some(recorded) = &mut self.recorded {
+            let tx = ScriptedTx { ops: generated[..sent].to_vec(), aborts: aborted };
+            recorded.record(self.incarnation, client, tx);
+        }
+        result
+    }
+
+    /// Sends the operations `generated` in `tx` and commits; `goes_on(i,
+    /// rng)` says whether a refused operation `i` leaves the transaction
+    /// going. Counts the operations sent into `sent`, and whether it ended
+    /// the transaction at a refusal into `aborted`.
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        client: usize,
+        mut tx: MutTx,
+        generated: &[TxOp],
+        began_after: u64,
+        goes_on: impl Fn(usize, &mut SimRng) -> bool,
+        rng: &mut SimRng,
+        sent: &mut usize,
+        aborted: &mut bool,
+    ) -> Option<u64> {
         let mut ops: Vec<TxOp> = Vec::with_capacity(generated.len());
-        for op in &generated {
+        for (i, op) in generated.iter().enumerate() {
+            *sent = i + 1;
             let engine = match panics::catch(|| op.apply_to(&mut tx)) {
                 Ok(result) => result.map_err(|error| error.to_string()),
                 Err(caught) => {
@@ -263,11 +350,12 @@ impl World {
             }
             match refused {
                 None => ops.push(op.clone()),
-                Some(error) if rng.random_bool(0.5) => {
+                Some(error) if goes_on(i, rng) => {
                     self.event(format!("refused client={client} {op}: {error}; going on"));
                 }
                 Some(error) => {
                     self.event(format!("aborted client={client} {op}: {error}"));
+                    *aborted = true;
                     return self.abandoned(client, tx);
                 }
             }
