@@ -414,11 +414,19 @@ pub fn sweep(
                         };
                         run_config.focus = focus_for(case.seed, &coverage);
                     }
-                    let result = if config.check_determinism {
-                        run_checking_determinism(case.scenario.as_ref(), case.seed, &run_config)
-                    } else {
-                        run(case.scenario.as_ref(), case.seed, &run_config)
-                    };
+                    // A case that panics anyway is its own failure: the
+                    // sweep goes on.
+                    let result = crate::panics::catch(|| {
+                        let _quiet = crate::panics::in_run();
+                        if config.check_determinism {
+                            run_checking_determinism(case.scenario.as_ref(), case.seed, &run_config)
+                        } else {
+                            run(case.scenario.as_ref(), case.seed, &run_config)
+                        }
+                    })
+                    .unwrap_or_else(|caught| {
+                        crate::runner::panicked_report(case.scenario.as_ref(), case.seed, caught)
+                    });
                     if send.send((j, result, case_started.elapsed())).is_err() {
                         return;
                     }

@@ -144,8 +144,13 @@ impl Default for RunConfig {
 /// Runs `scenario` at `seed`.
 pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport {
     let _quiet = panics::in_run();
-    if let Some(report) = scenario.run_whole(seed, config) {
-        return report;
+    // A scenario that runs itself (hostile_history) may panic in its own
+    // harness code, say where the engine refused the history it wrote: a
+    // finding of this case, never the end of the sweep.
+    match panics::catch(|| scenario.run_whole(seed, config)) {
+        Ok(Some(report)) => return report,
+        Ok(None) => {}
+        Err(caught) => return panicked_report(scenario, seed, caught),
     }
     let plan = match panics::catch(|| scenario.plan(seed)) {
         Ok(Ok(plan)) => adjust_plan(plan, config),
@@ -249,12 +254,34 @@ fn adjust_plan(mut plan: Plan, config: &RunConfig) -> Plan {
     }
 }
 
+/// The report of a case whose harness code panicked outside the run's own
+/// catch: an `unexpected-panic` failure of that case.
+pub(crate) fn panicked_report(
+    scenario: &dyn Scenario,
+    seed: Seed,
+    caught: panics::Caught,
+) -> RunReport {
+    let at = caught.location.map_or(String::new(), |l| format!(" at {l}"));
+    let detail = format!("panicked outside the run: {}{at}", caught.message);
+    failure_report(scenario, seed, FailureKind::UnexpectedPanic, detail)
+}
+
 fn plan_failure(scenario: &dyn Scenario, seed: Seed, detail: String) -> RunReport {
+    failure_report(scenario, seed, FailureKind::BadPlan, detail)
+}
+
+/// The report of a case that failed before (or outside) a run.
+fn failure_report(
+    scenario: &dyn Scenario,
+    seed: Seed,
+    kind: FailureKind,
+    detail: String,
+) -> RunReport {
     RunReport {
         scenario: scenario.name().to_owned(),
         seed,
         plan: String::new(),
-        outcome: Outcome::Failed(Failure { kind: FailureKind::BadPlan, detail, at_ns: 0 }),
+        outcome: Outcome::Failed(Failure { kind, detail, at_ns: 0 }),
         trace_hash: 0,
         trace: crate::trace::Trace::new(false),
         schedule: Schedule::default(),

@@ -1,0 +1,57 @@
+//! A case whose harness code panics (here: a scenario that runs itself and
+//! panics at one seed) is that case's failure, with its seed and kind; the
+//! rest of the sweep completes and its results are kept.
+
+use std::sync::Arc;
+
+use faultline_scenarios::plan::{Plan, PlanError};
+
+use faultline_scenarios::{
+    Directed, FailureKind, RunConfig, RunReport, Scenario, Shard, SweepConfig, cases, sweep,
+};
+use faultline_sim::Seed;
+
+/// Runs torn_tail's plan, but panics outright at seed 1.
+struct PanicsAtOne;
+
+impl Scenario for PanicsAtOne {
+    fn name(&self) -> &str {
+        "panics_at_one"
+    }
+
+    fn summary(&self) -> &str {
+        "a harness that panics at seed 1 (test only)"
+    }
+
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
+        faultline_scenarios::Registry::builtin().get("torn_tail").expect("built in").plan(seed)
+    }
+
+    fn run_whole(&self, seed: Seed, _config: &RunConfig) -> Option<RunReport> {
+        assert_ne!(seed, Seed(1), "the harness broke at seed 1");
+        None
+    }
+}
+
+#[test]
+fn a_panicking_case_is_reported_and_the_sweep_goes_on() {
+    let config = SweepConfig {
+        jobs: 2,
+        time_budget: None,
+        check_determinism: false,
+        run: RunConfig::default(),
+        directed: Directed::default(),
+        stop: None,
+    };
+    let scenarios: Vec<Arc<dyn Scenario>> = vec![Arc::new(PanicsAtOne)];
+    let result = sweep(&cases(scenarios, Vec::new(), 0, Some(4), Shard::ALL), &config, &mut |_| {});
+    assert_eq!(result.results.len(), 4, "every case has a result");
+    let kinds: Vec<String> =
+        result.failures.iter().map(faultline_scenarios::report::failure_text).collect();
+    assert_eq!(result.failures.len(), 1, "{}", kinds.join("\n"));
+    let failure = &result.failures[0];
+    assert_eq!(failure.seed, Seed(1));
+    let failed = failure.outcome.failure().unwrap();
+    assert_eq!(failed.kind, FailureKind::UnexpectedPanic);
+    assert!(failed.detail.contains("the harness broke at seed 1"), "{}", failed.detail);
+}
