@@ -195,12 +195,19 @@ pub fn append(path: &Path, reports: &[RunReport], note: &str) -> Result<Appended
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let new_file = !path.exists();
+    // A file whose last line has no newline must not swallow the first
+    // new entry into that line.
+    let needs_newline =
+        !new_file && fs::read(path).is_ok_and(|bytes| bytes.last().is_some_and(|b| *b != b'\n'));
     let mut file = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut text = String::new();
+    if needs_newline {
+        text.push('\n');
+    }
     if new_file {
         text.push_str("# scenario\tseed\tstatus\tfailure\tnote\n");
     }

@@ -229,10 +229,13 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 fn parse_schedule(text: &str) -> Result<Schedule, String> {
     if text.trim().is_empty() {
         // An empty schedule pins no fault at all: a replay that looks like
-        // one but tests nothing. `--clean` says so explicitly.
+        // one but tests nothing. `none` says so on purpose.
         return Err(
-            "an empty schedule pins no decision (to replay with no faults, use --clean)".to_owned()
+            "an empty schedule pins no decision (write `none` to pin none on purpose)".to_owned()
         );
+    }
+    if text.trim() == "none" {
+        return Ok(Schedule::default());
     }
     text.parse()
 }

@@ -101,6 +101,13 @@ impl Case {
             let (key, value) = line
                 .split_once(' ')
                 .ok_or_else(|| format!("line {}: expected `key value`: {line:?}", number + 1))?;
+            const KEYS: [&str; 6] = ["scenario", "seed", "focus", "status", "failure", "schedule"];
+            if !KEYS.contains(&key) {
+                return Err(format!(
+                    "line {}: unknown key {key:?} (expected one of {KEYS:?})",
+                    number + 1
+                ));
+            }
             if fields.insert(key.to_owned(), (number + 1, value.trim().to_owned())).is_some() {
                 return Err(format!("line {}: {key} given twice", number + 1));
             }

@@ -288,6 +288,12 @@ impl FromStr for Script {
                 script.incarnations.push(Vec::new());
             } else if line.starts_with("client") {
                 let n = index("client")?;
+                if n >= crate::workload::CLIENTS_MAX {
+                    return Err(at(format!(
+                        "client {n}: at most {} clients an incarnation",
+                        crate::workload::CLIENTS_MAX
+                    )));
+                }
                 let clients = script
                     .incarnations
                     .last_mut()

@@ -102,11 +102,6 @@ pub(super) struct Restored {
     pub(super) state: CommittedState,
 }
 
-/// The newest snapshot that validates end to end and connects to the log:
-/// not newer than the log's end (the log is the truth), and with the log
-/// holding the offset after it. Every snapshot passed over is reported with
-/// its reason; those newer than the log or failing validation are also set
-/// aside ([`SnapshotStore::set_aside`]) so that they are never restored.
 /// Whether the snapshot `manifest` is of this log's history: the log's
 /// commit that ends at its offset has the stamp it records. A log that
 /// starts after the offset (everything up to it went after a snapshot
@@ -135,6 +130,12 @@ fn bound_to_log(manifest: &Manifest, log: &Commitlog, log_first: u64) -> Result<
     }
 }
 
+/// The newest snapshot that validates end to end, is bound to this log
+/// ([`bound_to_log`]) and connects to it: not newer than the log's end
+/// (the log is the truth), and with the log holding the offset after it.
+/// Every snapshot passed over is reported with its reason; those newer
+/// than the log, failing validation or of another history are also set
+/// aside ([`SnapshotStore::set_aside`]) so that they are never restored.
 pub(super) fn choose_snapshot(
     store: &SnapshotStore,
     log: &Commitlog,

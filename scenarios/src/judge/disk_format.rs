@@ -392,7 +392,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// Checks a snapshot file's frame (length, magic, trailing CRC32C,
-    /// version 1) and returns its body's fields after the version.
+    /// `version`) and returns its body's fields after the version.
     fn sealed(bytes: &'a [u8], magic: &[u8; 8], version: u16) -> Result<Fields<'a>, String> {
         let len = bytes.len();
         let Some(crc_at) = len.checked_sub(CRC_LEN).filter(|at| *at >= magic.len()) else {

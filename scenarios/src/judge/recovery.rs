@@ -116,19 +116,14 @@ fn names_place(error: &OpenError) -> bool {
 }
 
 impl RecoveryChecker {
-    /// A snapshot may be set aside only if a fault damaged a file it needs,
-    /// or if a lying fsync let the log lose the commit it is bound to and
-    /// go on with another at its offset.
+    /// A snapshot may be set aside only if a fault damaged a file it needs
+    /// (or made it of another history than the log's: `bound_to_log`).
+    /// After a lying fsync the open is not judged here at all (`observe`).
     fn judge_set_aside(&self, report: &OpenReport, facts: &Facts<'_>) -> Result<(), Violation> {
         let usable = report.snapshots_rejected.iter().find(|line| {
             let offset = rejected_offset(line);
-            if facts.faults.damaged {
-                offset.is_some_and(|offset| self.snapshot_was_usable(offset, facts))
-            } else if facts.faults.voided {
-                !offset.is_some_and(|offset| self.snapshot_was_unbound(offset, facts))
-            } else {
-                true
-            }
+            !facts.faults.damaged
+                || offset.is_some_and(|offset| self.snapshot_was_usable(offset, facts))
         });
         match usable {
             Some(line) => Err(Violation::new(
@@ -176,18 +171,8 @@ impl RecoveryChecker {
     }
 
     /// Whether snapshot `offset` could be restored from the disk the open
-    /// started from, with today's damage: whole, and connected to the log.
-    /// Whether snapshot `offset` was whole but of another history than the
-    /// log's before the open.
-    fn snapshot_was_unbound(&self, offset: u64, facts: &Facts<'_>) -> bool {
-        let Some(before) = &self.before else { return false };
-        let damaged = RecoveryChecker::damaged_now(facts);
-        let segments = segments(before, &damaged);
-        snapshots(before, &damaged)
-            .iter()
-            .any(|s| s.offset == offset && s.is_whole() && !s.bound_to_log(&segments))
-    }
-
+    /// started from, with today's damage: whole, bound to the log and
+    /// connected to it.
     fn snapshot_was_usable(&self, offset: u64, facts: &Facts<'_>) -> bool {
         let Some(before) = &self.before else { return false };
         let damaged = RecoveryChecker::damaged_now(facts);

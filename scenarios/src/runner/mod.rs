@@ -186,6 +186,7 @@ pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport
     let mut report = finish(scenario, seed, focus, &mut world);
     report.mode_args = match &config.mode {
         RunMode::Random => String::new(),
+        RunMode::Pinned(schedule) if schedule.is_empty() => " --schedule none".to_owned(),
         RunMode::Pinned(schedule) => format!(" --schedule '{schedule}'"),
         RunMode::Clean => " --clean".to_owned(),
         RunMode::CrashAt { mutation, mode } => format!(" --crash-at {mutation}:{}", mode.name()),
@@ -426,6 +427,11 @@ impl<'a> Driver<'a> {
         let timed = self.arm_crash(index);
         {
             let mut world = self.shared.borrow_mut();
+            // Recorded before its open: one that ends there (a crash, a
+            // refusal, a failure) is part of the run a script replays.
+            if let Some(recorded) = &mut world.recorded {
+                recorded.spawned(index, 0);
+            }
             world.event(format!("incarnation {index}"));
             world.emit(&RunEvent::Incarnation(index));
         }
