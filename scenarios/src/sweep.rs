@@ -279,6 +279,21 @@ pub struct SweepConfig {
     pub stop: Option<Arc<AtomicUsize>>,
 }
 
+impl Default for SweepConfig {
+    /// One job, no time budget, no determinism check, default runs, swarm's
+    /// directed search, no stop flag.
+    fn default() -> Self {
+        SweepConfig {
+            jobs: 1,
+            time_budget: None,
+            check_determinism: false,
+            run: RunConfig::default(),
+            directed: Directed::default(),
+            stop: None,
+        }
+    }
+}
+
 /// One case's result, small enough to keep for every case.
 #[derive(Clone, Debug)]
 pub struct CaseResult {

@@ -14,14 +14,7 @@ use faultline_scenarios::{
 use faultline_sim::{Focus, Seed, Strike};
 
 fn config(jobs: usize, directed: Directed) -> SweepConfig {
-    SweepConfig {
-        jobs,
-        time_budget: None,
-        check_determinism: false,
-        run: RunConfig::default(),
-        directed,
-        stop: None,
-    }
+    SweepConfig { jobs, directed, ..SweepConfig::default() }
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use faultline_scenarios::{
-    Directed, FailureKind, Plan, PlanError, Registry, RunConfig, Scenario, Shard, SweepConfig,
-    WorkloadShape, cases, run, run_checking_determinism, sweep,
+    FailureKind, Plan, PlanError, Registry, RunConfig, Scenario, Shard, SweepConfig, WorkloadShape,
+    cases, run, run_checking_determinism, sweep,
 };
 use faultline_sim::Seed;
 
@@ -34,14 +34,7 @@ fn every_scenario_repeats_its_trace_exactly() {
 fn a_sweep_on_two_threads_prints_the_hashes_a_replay_prints() {
     let registry = Registry::builtin();
     let all = cases(registry.all().to_vec(), Vec::new(), 100, Some(2), Shard::ALL);
-    let config = SweepConfig {
-        jobs: 2,
-        time_budget: None,
-        check_determinism: false,
-        run: RunConfig::default(),
-        directed: Directed::default(),
-        stop: None,
-    };
+    let config = SweepConfig { jobs: 2, ..SweepConfig::default() };
     let result = sweep(&all, &config, &mut |_| {});
     assert_eq!(result.results.len(), 2 * registry.all().len());
     for case in &result.results {
@@ -99,14 +92,7 @@ fn a_nondeterministic_scenario_is_caught_with_its_first_divergence() {
     let mut registry = Registry::builtin();
     registry.register(Arc::new(Nondeterministic { plans: AtomicU64::new(0) }));
     let selected = registry.select("nondeterministic,mvcc_reads").unwrap();
-    let config = SweepConfig {
-        jobs: 1,
-        time_budget: None,
-        check_determinism: true,
-        run: RunConfig::default(),
-        directed: Directed::default(),
-        stop: None,
-    };
+    let config = SweepConfig { jobs: 1, check_determinism: true, ..SweepConfig::default() };
     let result = sweep(&cases(selected, vec![Seed(1)], 0, None, Shard::ALL), &config, &mut |_| {});
     let failing: Vec<&str> = result.failures.iter().map(|r| r.scenario.as_str()).collect();
     assert_eq!(failing, ["nondeterministic"]);

@@ -13,9 +13,9 @@ use faultline_engine::Database;
 use faultline_engine::datastore::{ColumnDef, ColumnType, Value};
 use faultline_scenarios::model::ModelState;
 use faultline_scenarios::{
-    Checker, Directed, EngineTask, Facts, FailureKind, Invariant, Plan, PlanError, Registry,
-    RunConfig, RunEvent, Scenario, Shard, SweepConfig, TaskStep, TxGenerator, TxOp, Violation,
-    WorkloadShape, cases, report, run, sweep,
+    Checker, EngineTask, Facts, FailureKind, Invariant, Plan, PlanError, Registry, RunConfig,
+    RunEvent, Scenario, Shard, SweepConfig, TaskStep, TxGenerator, TxOp, Violation, WorkloadShape,
+    cases, report, run, sweep,
 };
 use faultline_sim::{Seed, SimRng, Stream};
 use rand::RngExt;
@@ -136,14 +136,7 @@ fn a_user_scenario_with_its_own_generator_and_check_sweeps_beside_the_built_ins(
     registry.register(Arc::new(WideRows { commit_txs_max: 1024, steps_max: 1 }));
     assert_eq!(registry.invariant("ack-latency"), Some(ACK_LATENCY));
     let selected = registry.select("wide_rows,torn_tail").unwrap();
-    let config = SweepConfig {
-        jobs: 2,
-        time_budget: None,
-        check_determinism: false,
-        run: RunConfig::default(),
-        directed: Directed::default(),
-        stop: None,
-    };
+    let config = SweepConfig { jobs: 2, ..SweepConfig::default() };
     let result = sweep(&cases(selected, Vec::new(), 0, Some(6), Shard::ALL), &config, &mut |_| {});
     assert_eq!(result.results.len(), 12);
     let failures: Vec<String> = result.failures.iter().map(report::failure_text).collect();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use faultline_scenarios::plan::{Plan, PlanError};
 
 use faultline_scenarios::{
-    Directed, FailureKind, RunConfig, RunReport, Scenario, Shard, SweepConfig, cases, sweep,
+    FailureKind, RunConfig, RunReport, Scenario, Shard, SweepConfig, cases, sweep,
 };
 use faultline_sim::Seed;
 
@@ -35,14 +35,7 @@ impl Scenario for PanicsAtOne {
 
 #[test]
 fn a_panicking_case_is_reported_and_the_sweep_goes_on() {
-    let config = SweepConfig {
-        jobs: 2,
-        time_budget: None,
-        check_determinism: false,
-        run: RunConfig::default(),
-        directed: Directed::default(),
-        stop: None,
-    };
+    let config = SweepConfig { jobs: 2, ..SweepConfig::default() };
     let scenarios: Vec<Arc<dyn Scenario>> = vec![Arc::new(PanicsAtOne)];
     let result = sweep(&cases(scenarios, Vec::new(), 0, Some(4), Shard::ALL), &config, &mut |_| {});
     assert_eq!(result.results.len(), 4, "every case has a result");

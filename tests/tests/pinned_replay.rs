@@ -4,9 +4,7 @@
 //! hash included. Checked on every case of a sweep of every registered
 //! scenario over 20 seeds.
 
-use faultline_scenarios::{
-    Directed, Registry, RunConfig, RunMode, Shard, SweepConfig, cases, run, sweep,
-};
+use faultline_scenarios::{Registry, RunConfig, RunMode, Shard, SweepConfig, cases, run, sweep};
 
 /// Seeds per scenario.
 const SEEDS: u64 = 20;
@@ -15,14 +13,7 @@ const SEEDS: u64 = 20;
 fn replaying_the_recorded_schedule_of_every_case_reproduces_its_trace_hash() {
     let registry = Registry::builtin();
     let all = cases(registry.all().to_vec(), Vec::new(), 1_000, Some(SEEDS), Shard::ALL);
-    let config = SweepConfig {
-        jobs: 2,
-        time_budget: None,
-        check_determinism: false,
-        run: RunConfig::default(),
-        directed: Directed::default(),
-        stop: None,
-    };
+    let config = SweepConfig { jobs: 2, ..SweepConfig::default() };
     let mut drawn = Vec::new();
     sweep(&all, &config, &mut |report| {
         drawn.push((

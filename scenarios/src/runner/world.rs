@@ -290,13 +290,12 @@ impl World {
             }
         };
         let scripted = self.script.is_some();
-        let mut sent = 0;
-        let mut aborted = false;
+        // Only a recording run copies what it sends.
+        let mut sent = self.recorded.is_some().then(ScriptedTx::default);
         let result = self.send(
             client,
             tx,
             &generated,
-            began_after,
             |i, rng: &mut SimRng| {
                 // Go on after a refusal, or end the transaction: a coin, or
                 // what the recorded client did.
@@ -307,35 +306,33 @@ impl World {
                 }
             },
             rng,
-            &mut sent,
-            &mut aborted,
+            sent.as_mut(),
         );
-        if let Some(recorded) = &mut self.recorded {
-            let tx = ScriptedTx { ops: generated[..sent].to_vec(), aborts: aborted };
-            recorded.record(self.incarnation, client, tx);
+        if let (Some(recorded), Some(sent)) = (&mut self.recorded, sent) {
+            recorded.record(self.incarnation, client, sent);
         }
         result
     }
 
     /// Sends the operations `generated` in `tx` and commits; `goes_on(i,
     /// rng)` says whether a refused operation `i` leaves the transaction
-    /// going. Counts the operations sent into `sent`, and whether it ended
-    /// the transaction at a refusal into `aborted`.
-    #[allow(clippy::too_many_arguments)]
+    /// going. `sent`, if given, gets every operation sent and whether the
+    /// transaction ended at a refusal: the transaction as a script records it.
     fn send(
         &mut self,
         client: usize,
         mut tx: MutTx,
         generated: &[TxOp],
-        began_after: u64,
         goes_on: impl Fn(usize, &mut SimRng) -> bool,
         rng: &mut SimRng,
-        sent: &mut usize,
-        aborted: &mut bool,
+        mut sent: Option<&mut ScriptedTx>,
     ) -> Option<u64> {
+        let began_after = tx.offset() - 1;
         let mut ops: Vec<TxOp> = Vec::with_capacity(generated.len());
         for (i, op) in generated.iter().enumerate() {
-            *sent = i + 1;
+            if let Some(sent) = &mut sent {
+                sent.ops.push(op.clone());
+            }
             let engine = match panics::catch(|| op.apply_to(&mut tx)) {
                 Ok(result) => result.map_err(|error| error.to_string()),
                 Err(caught) => {
@@ -355,7 +352,9 @@ impl World {
                 }
                 Some(error) => {
                     self.event(format!("aborted client={client} {op}: {error}"));
-                    *aborted = true;
+                    if let Some(sent) = &mut sent {
+                        sent.aborts = true;
+                    }
                     return self.abandoned(client, tx);
                 }
             }
