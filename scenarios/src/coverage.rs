@@ -38,6 +38,9 @@ pub enum Gap {
 }
 
 impl Gap {
+    /// Every gap.
+    pub const ALL: [Gap; 3] = [Gap::Idle, Gap::WrittenNotSynced, Gap::SyncedNotPublished];
+
     /// A short, stable name.
     pub fn name(self) -> &'static str {
         match self {

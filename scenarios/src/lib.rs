@@ -30,6 +30,7 @@
 //! println!("{} {}", report.outcome.label(), report.repro_command());
 //! ```
 
+pub mod cli;
 pub mod corpus;
 pub mod coverage;
 mod exhaust;
@@ -48,6 +49,7 @@ mod scenario;
 mod scenarios;
 pub mod script;
 mod shrink;
+pub mod supervise;
 mod sweep;
 mod trace;
 pub mod workload;
@@ -65,6 +67,7 @@ pub use runner::{Backend, RunConfig, RunMode, run, run_checking_determinism};
 pub use scenario::{Registry, Scenario};
 pub use scenarios::SnapshotTask;
 pub use shrink::{CaseSize, ShrinkReport, shrink};
+pub use supervise::{Isolation, WorkerSpec};
 pub use sweep::{
     Case, CaseResult, Cases, Directed, Shard, SweepConfig, SweepReport, cases, focus_for, sweep,
 };

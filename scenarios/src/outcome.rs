@@ -24,11 +24,18 @@ pub enum FailureKind {
     Hang,
     /// A rerun of the same seed produced another trace.
     Nondeterminism,
+    /// The case's worker process died under it (an abort, an allocation
+    /// failure, a stack overflow, a signal): the sweep went on.
+    HarnessAbort,
+    /// The case ran past its wall-time limit (a loop that never yields to
+    /// the simulated clock): its worker process was killed.
+    WallTimeout,
 }
 
 impl FailureKind {
     /// A short, stable name: the invariant's name, or `bad-plan`,
-    /// `unexpected-panic`, `hang`, `nondeterminism`.
+    /// `unexpected-panic`, `hang`, `nondeterminism`, `harness-abort`,
+    /// `wall-timeout`.
     pub fn name(self) -> &'static str {
         match self {
             FailureKind::Invariant(invariant) => invariant.name(),
@@ -36,6 +43,8 @@ impl FailureKind {
             FailureKind::UnexpectedPanic => "unexpected-panic",
             FailureKind::Hang => "hang",
             FailureKind::Nondeterminism => "nondeterminism",
+            FailureKind::HarnessAbort => "harness-abort",
+            FailureKind::WallTimeout => "wall-timeout",
         }
     }
 
@@ -47,6 +56,8 @@ impl FailureKind {
             "unexpected-panic" => Some(FailureKind::UnexpectedPanic),
             "hang" => Some(FailureKind::Hang),
             "nondeterminism" => Some(FailureKind::Nondeterminism),
+            "harness-abort" => Some(FailureKind::HarnessAbort),
+            "wall-timeout" => Some(FailureKind::WallTimeout),
             other => registry.invariant(other).map(FailureKind::Invariant),
         }
     }
@@ -127,7 +138,7 @@ impl Outcome {
 }
 
 /// Counters of one run (or, added up, of a sweep).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunStats {
     /// Runs added up here (1 for a single run).
     pub runs: u64,

@@ -16,8 +16,9 @@ use rand::RngExt;
 
 use crate::coverage::{Coverage, choose_focus};
 use crate::outcome::{RunReport, RunStats};
-use crate::runner::{RunConfig, run, run_checking_determinism};
+use crate::runner::RunConfig;
 use crate::scenario::Scenario;
+use crate::supervise::{CaseRunner, Isolation};
 
 /// One case of a sweep.
 #[derive(Clone, Debug)]
@@ -277,11 +278,14 @@ pub struct SweepConfig {
     /// Set to a signal's number (SIGINT, SIGTERM) to stop starting cases;
     /// the cases in flight finish and the report is marked interrupted.
     pub stop: Option<Arc<AtomicUsize>>,
+    /// Where cases run: in-process (the default) or in supervised worker
+    /// processes that no case can take down with the sweep.
+    pub isolation: Isolation,
 }
 
 impl Default for SweepConfig {
     /// One job, no time budget, no determinism check, default runs, swarm's
-    /// directed search, no stop flag.
+    /// directed search, no stop flag, in-process.
     fn default() -> Self {
         SweepConfig {
             jobs: 1,
@@ -290,6 +294,7 @@ impl Default for SweepConfig {
             run: RunConfig::default(),
             directed: Directed::default(),
             stop: None,
+            isolation: Isolation::InProcess,
         }
     }
 }
@@ -411,6 +416,8 @@ pub fn sweep(
             let (next, out_of_time_flag, reached) = (&next, &out_of_time, &reached);
             let must_stop = &must_stop;
             scope.spawn(move || {
+                let mut runner =
+                    CaseRunner::new(&config.isolation, config.check_determinism, &config.run);
                 loop {
                     if must_stop() {
                         out_of_time_flag.store(true, Ordering::SeqCst);
@@ -429,19 +436,9 @@ pub fn sweep(
                         };
                         run_config.focus = focus_for(case.seed, &coverage);
                     }
-                    // A case that panics anyway is its own failure: the
-                    // sweep goes on.
-                    let result = crate::panics::catch(|| {
-                        let _quiet = crate::panics::in_run();
-                        if config.check_determinism {
-                            run_checking_determinism(case.scenario.as_ref(), case.seed, &run_config)
-                        } else {
-                            run(case.scenario.as_ref(), case.seed, &run_config)
-                        }
-                    })
-                    .unwrap_or_else(|caught| {
-                        crate::runner::panicked_report(case.scenario.as_ref(), case.seed, caught)
-                    });
+                    // A case that panics (or, supervised, aborts or
+                    // spins) is its own failure: the sweep goes on.
+                    let result = runner.run(&case.scenario, case.seed, &run_config);
                     if send.send((j, result, case_started.elapsed())).is_err() {
                         return;
                     }

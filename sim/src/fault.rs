@@ -334,7 +334,7 @@ impl fmt::Display for Fault {
 }
 
 /// How many faults of each class fired.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FaultCounts {
     counts: [u64; FaultClass::ALL.len()],
 }

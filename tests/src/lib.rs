@@ -3,3 +3,4 @@
 
 pub mod broken_fs;
 pub mod kill;
+pub mod misbehaving;

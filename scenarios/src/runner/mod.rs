@@ -272,7 +272,7 @@ fn plan_failure(scenario: &dyn Scenario, seed: Seed, detail: String) -> RunRepor
 }
 
 /// The report of a case that failed before (or outside) a run.
-fn failure_report(
+pub(crate) fn failure_report(
     scenario: &dyn Scenario,
     seed: Seed,
     kind: FailureKind,

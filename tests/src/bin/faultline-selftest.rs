@@ -1,0 +1,11 @@
+//! The `faultline` command line with the built-in scenarios and the
+//! test-only [`faultline_tests::misbehaving`] scenario: a project's own
+//! binary over `faultline_scenarios::cli::main` looks like this one.
+
+use std::sync::Arc;
+
+fn main() -> std::process::ExitCode {
+    let mut registry = faultline_scenarios::Registry::builtin();
+    registry.register(Arc::new(faultline_tests::misbehaving::Misbehaving));
+    faultline_scenarios::cli::main(registry)
+}

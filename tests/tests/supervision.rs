@@ -1,0 +1,122 @@
+//! A case can never take a sweep down: `faultline run` runs its cases in
+//! supervised worker processes (scenarios/src/supervise). A case that
+//! aborts, exhausts its memory limit, overflows its stack or spins without
+//! yielding to the simulated clock is reported with its seed and a kind of
+//! its own (`harness-abort`, `wall-timeout`) while the rest of the sweep
+//! completes and its results are written; and a case run in a worker gives
+//! exactly the result it gives in-process.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // real processes, real files.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use faultline_scenarios::{
+    Directed, Isolation, Registry, Shard, SweepConfig, WorkerSpec, cases, sweep,
+};
+use faultline_sim::Seed;
+use faultline_tests::misbehaving::{Misbehaviour, NAME};
+
+fn selftest() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_faultline-selftest"))
+}
+
+#[test]
+fn misbehaving_cases_are_reported_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    let output = Command::new(selftest())
+        .args(["run", "--scenario", NAME, "--seeds", "16", "--jobs", "2"])
+        .args(["--case-timeout", "3", "--format", "json", "--output"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "failures, no crash of the sweep: {stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["partial"], false);
+    let cases = json["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 16, "every case has its result");
+    let failures = json["failures"].as_array().unwrap();
+    let mut misbehaved = 0;
+    for seed in 0..16 {
+        let seed = Seed(seed);
+        let case = cases.iter().find(|c| c["seed"] == seed.to_string()).expect("a result");
+        let failure = failures.iter().find(|f| f["seed"] == seed.to_string());
+        let (kind, said) = match Misbehaviour::of(seed) {
+            Misbehaviour::None => {
+                assert_eq!(case["outcome"], "passed", "{seed}: {case}");
+                assert!(failure.is_none());
+                continue;
+            }
+            Misbehaviour::Abort => ("harness-abort", "SIGABRT"),
+            Misbehaviour::Spin => ("wall-timeout", "wall-time limit of 3 s"),
+            Misbehaviour::HugeAllocation => ("harness-abort", "memory allocation of"),
+            Misbehaviour::StackOverflow => ("harness-abort", "overflowed its stack"),
+        };
+        misbehaved += 1;
+        assert_eq!(case["outcome"], kind, "{seed}: {case}");
+        let failure = failure.expect("a failure entry");
+        assert_eq!(failure["kind"], kind);
+        let detail = failure["detail"].as_str().unwrap();
+        assert!(detail.contains(said), "{seed}: {detail}");
+        assert!(failure["repro"].as_str().unwrap().contains(&format!("--seed {seed}")));
+    }
+    assert_eq!(misbehaved, 4, "each misbehaviour ran once");
+    assert!(stderr.contains("(harness-abort)") && stderr.contains("(wall-timeout)"), "{stderr}");
+}
+
+/// The same abort in-process takes the whole sweep down, its results with
+/// it: what the workers are for.
+#[test]
+fn in_process_an_aborting_case_takes_the_sweep_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    let status = Command::new(selftest())
+        .args(["run", "--scenario", NAME, "--seed", "0", "--seed", "3", "--jobs", "1"])
+        .args(["--in-process", "--format", "json", "--output"])
+        .arg(&path)
+        .output()
+        .unwrap()
+        .status;
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(6), "SIGABRT ends the process: {status:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "", "nothing was written");
+}
+
+/// Every built-in scenario's cases give, through workers, the results they
+/// give in-process: outcomes, trace hashes, counters and coverage (all of
+/// which cross the pipe).
+#[test]
+fn workers_give_the_results_of_in_process_runs() {
+    let registry = Registry::builtin();
+    let cases = cases(registry.all().to_vec(), Vec::new(), 40, Some(4), Shard::ALL);
+    // Every scenario's later cases aimed by directed search: a focus
+    // crosses the pipe too.
+    let base = SweepConfig { jobs: 2, directed: Directed::All, ..SweepConfig::default() };
+    let in_process = sweep(&cases, &base, &mut |_| {});
+    let spec = WorkerSpec {
+        program: selftest(),
+        args: vec!["worker".into()],
+        case_timeout: Duration::from_secs(300),
+        memory_limit: Some(4 << 30),
+    };
+    let config = SweepConfig { isolation: Isolation::Workers(spec), ..base };
+    let supervised = sweep(&cases, &config, &mut |_| {});
+    let key = |r: &faultline_scenarios::CaseResult| {
+        (r.scenario.clone(), r.seed, r.label, r.trace_hash, r.focus.map(|f| f.to_string()))
+    };
+    let expected: Vec<_> = in_process.results.iter().map(key).collect();
+    assert_eq!(expected.len(), registry.all().len() * 4);
+    assert_eq!(supervised.results.iter().map(key).collect::<Vec<_>>(), expected);
+    assert!(in_process.focused > 0, "directed search aimed some cases: their focus crossed too");
+    assert_eq!(supervised.focused, in_process.focused);
+    assert_eq!(supervised.stats, in_process.stats);
+    assert_eq!(supervised.coverage, in_process.coverage);
+    assert_eq!(supervised.coverage_by_scenario, in_process.coverage_by_scenario);
+    let outcomes = |r: &faultline_scenarios::SweepReport| {
+        r.failures.iter().map(|f| (f.outcome.clone(), f.schedule.to_string())).collect::<Vec<_>>()
+    };
+    assert_eq!(outcomes(&supervised), outcomes(&in_process));
+}
