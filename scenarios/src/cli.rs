@@ -99,6 +99,11 @@ struct RunArgs {
     /// Print one line per case (outcome and trace hash).
     #[arg(long, short)]
     verbose: bool,
+    /// Print the first N failures in full as they come; the rest are
+    /// counted in the groups printed at the end (the json and junit hold
+    /// every one).
+    #[arg(long, default_value_t = 10)]
+    show: u64,
     /// Fail (after writing the results) if a scenario's must-reach
     /// situation was never reached: the nightly sweep's check.
     #[arg(long)]
@@ -459,7 +464,7 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
     };
     let bar = progress_bar(cases.len());
     let mut failed = 0u64;
-    let verbose = args.verbose;
+    let (verbose, show) = (args.verbose, args.show);
     let (started, terminal) = (Instant::now(), std::io::stderr().is_terminal());
     let (mut done, mut status_at) = (0u64, STATUS_EVERY);
     let result = sweep(&cases, &config, &mut |report: &RunReport| {
@@ -474,13 +479,22 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
         }
         if report.outcome.is_failure() {
             failed += 1;
-            bar.suspend(|| eprint!("{}", report::failure_text(report)));
+            if failed <= show {
+                bar.suspend(|| eprint!("{}", report::failure_text(report)));
+            } else if failed == show + 1 {
+                bar.suspend(|| {
+                    eprintln!(
+                        "(more failures: not printed in full past --show {show}; grouped at the end)"
+                    );
+                });
+            }
         } else if verbose {
             bar.suspend(|| eprintln!("{}", report::run_line(report)));
         }
         bar.set_message(format!("{failed} failed"));
     });
     bar.finish_and_clear();
+    eprint!("{}", report::failure_groups_text(&result.failures));
     if let Some(path) = &args.corpus
         && !result.failures.is_empty()
     {

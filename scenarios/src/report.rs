@@ -7,7 +7,7 @@ use std::fmt::Write;
 use faultline_sim::FaultClass;
 use serde_json::json;
 
-use crate::outcome::{RunReport, RunStats};
+use crate::outcome::{FailureKind, RunReport, RunStats};
 use crate::sweep::SweepReport;
 
 /// How many fault lines a failure shows.
@@ -64,6 +64,81 @@ pub fn run_line(report: &RunReport) -> String {
         s.poisonings,
         s.faults.total()
     )
+}
+
+/// The failures of one scenario with one kind (for a broken invariant,
+/// the invariant): most of a sweep's failures are one bug found again.
+#[derive(Clone, Debug)]
+pub struct FailureGroup<'a> {
+    /// The scenario.
+    pub scenario: &'a str,
+    /// The kind.
+    pub kind: FailureKind,
+    /// How many failing cases.
+    pub count: u64,
+    /// The first of them (lowest seed; `failures` sorted as a sweep sorts
+    /// them): its repro is the group's.
+    pub first: &'a RunReport,
+}
+
+/// `failures` grouped by (scenario, kind), in order of scenario and kind.
+pub fn failure_groups(failures: &[RunReport]) -> Vec<FailureGroup<'_>> {
+    let mut groups: std::collections::BTreeMap<(&str, FailureKind), FailureGroup<'_>> =
+        std::collections::BTreeMap::new();
+    for report in failures {
+        let kind = report.outcome.failure().expect("failures fail").kind;
+        groups
+            .entry((report.scenario.as_str(), kind))
+            .and_modify(|group| {
+                group.count += 1;
+                if report.seed < group.first.seed {
+                    group.first = report;
+                }
+            })
+            .or_insert(FailureGroup { scenario: &report.scenario, kind, count: 1, first: report });
+    }
+    groups.into_values().collect()
+}
+
+/// The failure groups, for people: count, scenario, kind, and the first
+/// case's detail and repro.
+pub fn failure_groups_text(failures: &[RunReport]) -> String {
+    let mut text = String::new();
+    let groups = failure_groups(failures);
+    if groups.is_empty() {
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "{} failing case(s) in {} group(s) by scenario and kind:",
+        failures.len(),
+        groups.len()
+    );
+    for group in &groups {
+        let failure = group.first.outcome.failure().expect("failures fail");
+        let _ = writeln!(
+            text,
+            "  {:>6} x {} {}: first seed={}: {}",
+            group.count,
+            group.scenario,
+            group.kind,
+            group.first.seed,
+            clip(&failure.detail, DETAIL_SHOWN)
+        );
+        let _ = writeln!(text, "           repro: {}", group.first.repro_command());
+    }
+    text
+}
+
+/// How much of a failure's detail a group line shows.
+const DETAIL_SHOWN: usize = 160;
+
+/// `text`, at most `max` characters of it.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 /// The summary table of a sweep.
@@ -285,6 +360,16 @@ pub fn json(sweep: &SweepReport, shard: &str) -> String {
         "interrupted_by": sweep.interrupted_by,
         "cases": cases,
         "failures": failures,
+        "failure_groups": failure_groups(&sweep.failures)
+            .iter()
+            .map(|g| json!({
+                "scenario": g.scenario,
+                "kind": g.kind.name(),
+                "count": g.count,
+                "first_seed": g.first.seed.to_string(),
+                "repro": g.first.repro_command(),
+            }))
+            .collect::<Vec<_>>(),
         "scenarios": scenarios,
         "coverage": coverage_json(sweep),
     });

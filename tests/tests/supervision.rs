@@ -3,8 +3,9 @@
 //! aborts, exhausts its memory limit, overflows its stack or spins without
 //! yielding to the simulated clock is reported with its seed and a kind of
 //! its own (`harness-abort`, `wall-timeout`) while the rest of the sweep
-//! completes and its results are written; and a case run in a worker gives
-//! exactly the result it gives in-process.
+//! completes and its results are written; failures are grouped by scenario
+//! and kind; and a case run in a worker gives exactly the result it gives
+//! in-process.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // real processes, real files.
 
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ fn misbehaving_cases_are_reported_and_the_sweep_goes_on() {
     let path = dir.path().join("results.json");
     let output = Command::new(selftest())
         .args(["run", "--scenario", NAME, "--seeds", "16", "--jobs", "2"])
-        .args(["--case-timeout", "3", "--format", "json", "--output"])
+        .args(["--case-timeout", "3", "--show", "1", "--format", "json", "--output"])
         .arg(&path)
         .output()
         .unwrap();
@@ -64,7 +65,16 @@ fn misbehaving_cases_are_reported_and_the_sweep_goes_on() {
         assert!(failure["repro"].as_str().unwrap().contains(&format!("--seed {seed}")));
     }
     assert_eq!(misbehaved, 4, "each misbehaviour ran once");
-    assert!(stderr.contains("(harness-abort)") && stderr.contains("(wall-timeout)"), "{stderr}");
+    // One failure in full (--show 1), then every one in its group.
+    assert_eq!(stderr.matches("FAILED ").count(), 1, "{stderr}");
+    assert!(stderr.contains("4 failing case(s) in 2 group(s)"), "{stderr}");
+    let groups: Vec<(String, u64)> = json["failure_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["kind"].as_str().unwrap().to_owned(), g["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(groups, [("harness-abort".to_owned(), 3), ("wall-timeout".to_owned(), 1)]);
 }
 
 /// The same abort in-process takes the whole sweep down, its results with

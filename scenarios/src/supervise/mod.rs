@@ -264,7 +264,7 @@ impl<'a> Supervised<'a> {
                         let detail = format!(
                             "its worker replied with something that is not a result ({why}): \
                              {}; worker {status}",
-                            clip(&line)
+                            crate::report::clip(&line, 200)
                         );
                         harness_failure(FailureKind::HarnessAbort, detail)
                     }
@@ -399,15 +399,6 @@ fn exit_text(status: ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exited with status {code}"),
         None => "ended without a status".to_owned(),
-    }
-}
-
-/// A reply line, clipped for a report.
-fn clip(line: &str) -> String {
-    const MAX: usize = 200;
-    match line.char_indices().nth(MAX) {
-        Some((at, _)) => format!("{}...", &line[..at]),
-        None => line.to_owned(),
     }
 }
 
