@@ -277,6 +277,23 @@ fn some_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> String {
     format!("[{}]", shown.join(" "))
 }
 
+/// Where two different tables first differ, rows in order: the row the
+/// model expects there against the row the engine serves.
+fn first_differing_row(want: &BTreeSet<Row>, got: &BTreeSet<Row>) -> String {
+    fn side(rows: &BTreeSet<Row>) -> impl Iterator<Item = Option<&Row>> {
+        rows.iter().map(Some).chain(std::iter::repeat(None))
+    }
+    let (index, (expected, actual)) = side(want)
+        .zip(side(got))
+        .take(want.len().max(got.len()))
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+        .expect("different tables differ at some row");
+    let text =
+        |row: Option<&Row>| row.map_or_else(|| "none (the table ends)".to_owned(), |r| row_text(r));
+    format!("first differing row #{index}: expected {} actual {}", text(expected), text(actual))
+}
+
 /// The first difference between `expected` and `actual`, system tables
 /// first, if any.
 pub fn diff(expected: &Dump, actual: &Dump) -> Option<DumpDiff> {
@@ -286,8 +303,10 @@ pub fn diff(expected: &Dump, actual: &Dump) -> Option<DumpDiff> {
     let tables = |dump: &Dump| dump.keys().cloned().collect::<Vec<_>>().join(",");
     system.into_iter().chain(user).find_map(|name| {
         let text = match (expected.get(name), actual.get(name)) {
-            (Some(_), None) => format!(
-                "table {name} missing (expected tables {}; actual {})",
+            (Some(rows), None) => format!(
+                "table {name} missing, expected holding {} rows {} (expected tables {}; actual {})",
+                rows.len(),
+                some_rows(rows.iter()),
                 tables(expected),
                 tables(actual)
             ),
@@ -299,7 +318,8 @@ pub fn diff(expected: &Dump, actual: &Dump) -> Option<DumpDiff> {
                 tables(actual)
             ),
             (Some(want), Some(got)) if want != got => format!(
-                "table {name}: expected-rows={} actual-rows={} missing={} unexpected={}",
+                "table {name}: {}; expected-rows={} actual-rows={} missing={} unexpected={}",
+                first_differing_row(want, got),
                 want.len(),
                 got.len(),
                 some_rows(want.difference(got)),
@@ -483,9 +503,37 @@ mod tests {
         let diff = super::diff(&expected.expected_dump(), &actual.expected_dump()).unwrap();
         assert_eq!(diff.table, "t");
         assert!(!diff.system);
-        assert_eq!(diff.text, "table t: expected-rows=1 actual-rows=0 missing=[(7)] unexpected=[]");
+        assert_eq!(
+            diff.text,
+            "table t: first differing row #0: expected (7) actual none (the table ends); \
+             expected-rows=1 actual-rows=0 missing=[(7)] unexpected=[]"
+        );
         actual.apply(&insert(7)).unwrap();
         assert_eq!(super::diff(&expected.expected_dump(), &actual.expected_dump()), None);
+        // A row changed in the middle: that row, expected against actual.
+        let (mut want, mut got) = (expected.clone(), actual.clone());
+        for op in [insert(1), insert(9)] {
+            want.apply(&op).unwrap();
+            got.apply(&op).unwrap();
+        }
+        want.apply(&insert(5)).unwrap();
+        got.apply(&insert(6)).unwrap();
+        let diff = super::diff(&want.expected_dump(), &got.expected_dump()).unwrap();
+        assert!(
+            diff.text.starts_with("table t: first differing row #1: expected (5) actual (6);"),
+            "{}",
+            diff.text
+        );
+        // A table the model does not have: its rows, and both sides' tables.
+        let row = |n: u64| vec![Value::U64(n)];
+        let want = Dump::from([("t".to_owned(), BTreeSet::from([row(1)]))]);
+        let mut got = want.clone();
+        got.insert("u".to_owned(), BTreeSet::from([row(2)]));
+        let diff = super::diff(&want, &got).unwrap();
+        assert_eq!(
+            diff.text,
+            "unexpected table u holding 1 rows [(2)] (expected tables t; actual t,u)"
+        );
         actual.next_table_id += 1;
         let diff = super::diff(&expected.expected_dump(), &actual.expected_dump()).unwrap();
         assert_eq!((diff.table.as_str(), diff.system), ("st_sequence", true));
