@@ -63,6 +63,37 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Caught> {
     })
 }
 
+/// Runs `f` on a new OS thread (as large a stack as a main thread's) and
+/// returns its result; a panic in it continues on this thread, its
+/// location kept, and panics stay as quiet there as they are here.
+pub(crate) fn on_fresh_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let quiet = IN_RUN.with(Cell::get);
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("faultline-run".to_owned())
+            .stack_size(RUN_STACK)
+            .spawn_scoped(scope, move || {
+                let _quiet = quiet.then(in_run);
+                LAST_LOCATION.with(|l| l.borrow_mut().take());
+                let result = panic::catch_unwind(AssertUnwindSafe(f));
+                result.map_err(|payload| (payload, LAST_LOCATION.with(|l| l.borrow_mut().take())))
+            })
+            .expect("a run's thread starts")
+            .join()
+            .expect("the run's panics are caught on its thread")
+    });
+    match outcome {
+        Ok(value) => value,
+        Err((payload, location)) => {
+            LAST_LOCATION.with(|l| *l.borrow_mut() = location);
+            panic::resume_unwind(payload)
+        }
+    }
+}
+
+/// The stack of a run's thread: a main thread's usual 8 MiB.
+const RUN_STACK: usize = 8 << 20;
+
 /// Marks the current thread as running a simulation until the guard drops:
 /// panics on it are expected and caught, so the hook stays quiet.
 pub(crate) fn in_run() -> RunGuard {

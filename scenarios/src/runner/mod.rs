@@ -142,7 +142,18 @@ impl Default for RunConfig {
 }
 
 /// Runs `scenario` at `seed`.
+///
+/// Each run gets an OS thread of its own: std's `HashMap` draws its keys
+/// once per thread, and madsim can seed them (making a `HashMap`'s order
+/// inside the run a function of the seed, as it says) only on a thread
+/// that has not drawn them yet. On a reused thread the keys would depend on
+/// what ran there before, and madsim would warn that they are not
+/// deterministic.
 pub fn run(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport {
+    panics::on_fresh_thread(|| run_here(scenario, seed, config))
+}
+
+fn run_here(scenario: &dyn Scenario, seed: Seed, config: &RunConfig) -> RunReport {
     let _quiet = panics::in_run();
     // A scenario that runs itself (hostile_history) may panic in its own
     // harness code, say where the engine refused the history it wrote: a
