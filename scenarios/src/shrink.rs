@@ -12,7 +12,7 @@
 //!    (or the run budget ends): incarnations (the run cut after fewer, which
 //!    drops their crashes), clients, transactions, operations within each
 //!    transaction, then fault decisions (ddmin), then torn crashes made
-//!    clean. A candidate is kept only if it fails the same way and its
+//!    clean and timed crashes made earlier. A candidate is kept only if it fails the same way and its
 //!    simulated time is not longer than the best so far: a shrunk case is
 //!    never longer than the original.
 //!
@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use faultline_sim::{Decision, Focus, Schedule, Seed};
+use faultline_sim::{CrashTrigger, Decision, Focus, Schedule, Seed};
 
 use crate::outcome::{FailureKind, RunReport};
 use crate::runner::{RunConfig, RunMode, run};
@@ -342,7 +342,7 @@ impl Shrinker<'_> {
     }
 
     /// ddmin over the fault and crash decisions, then torn crashes made
-    /// clean.
+    /// clean, then timed crashes made earlier.
     fn fewer_decisions(&mut self) {
         let script = self.best().script.clone();
         let decisions = self.best().schedule.decisions.clone();
@@ -356,6 +356,31 @@ impl Shrinker<'_> {
                 if i < candidate.len() {
                     candidate[i] = Decision::Crash { trigger, mode, torn: false };
                     self.try_case(Schedule { decisions: candidate }, script.clone());
+                }
+            }
+        }
+        self.earlier_timed_crashes();
+    }
+
+    /// Each timed crash moved earlier, halving its time while the case
+    /// still fails the same way: the run it cuts short is shorter.
+    fn earlier_timed_crashes(&mut self) {
+        let script = self.best().script.clone();
+        for i in 0..self.best().schedule.decisions.len() {
+            loop {
+                let mut candidate = self.best().schedule.decisions.clone();
+                let Decision::Crash { trigger: CrashTrigger::Time { ns, incarnation }, mode, torn } =
+                    candidate[i]
+                else {
+                    break;
+                };
+                if ns == 0 {
+                    break;
+                }
+                let earlier = CrashTrigger::Time { ns: ns / 2, incarnation };
+                candidate[i] = Decision::Crash { trigger: earlier, mode, torn };
+                if !self.try_case(Schedule { decisions: candidate }, script.clone()) {
+                    break;
                 }
             }
         }
