@@ -4,8 +4,8 @@
 //! yielding to the simulated clock is reported with its seed and a kind of
 //! its own (`harness-abort`, `wall-timeout`) while the rest of the sweep
 //! completes and its results are written; failures are grouped by scenario
-//! and kind; and a case run in a worker gives exactly the result it gives
-//! in-process.
+//! and kind; a case run in a worker gives exactly the result it gives
+//! in-process; and a failing sweep writes nothing into the source tree.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // real processes, real files.
 
 use std::path::PathBuf;
@@ -129,4 +129,39 @@ fn workers_give_the_results_of_in_process_runs() {
         r.failures.iter().map(|f| (f.outcome.clone(), f.schedule.to_string())).collect::<Vec<_>>()
     };
     assert_eq!(outcomes(&supervised), outcomes(&in_process));
+}
+
+/// The workspace's `git status --porcelain` and `git diff HEAD` (so that
+/// a file already changed and changed again shows too), or `None` outside
+/// a git checkout.
+fn git_status(root: &std::path::Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        let output = Command::new("git").args(args).current_dir(root).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    Some(git(&["status", "--porcelain", "--untracked-files=all"])? + &git(&["diff", "HEAD"])?)
+}
+
+/// Failing cases go only where `--corpus` says: a sweep with failures, run
+/// from the workspace root as a user would, leaves `git status` as it was
+/// (the binary knows its source path, and once appended every failure to
+/// the tracked tests/regressions/seeds.tsv).
+#[test]
+fn a_failing_sweep_without_corpus_leaves_git_status_clean() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let Some(before) = git_status(root) else {
+        panic!(
+            "{}: not a git checkout; this test needs one (a clone of the repository)",
+            root.display()
+        )
+    };
+    let output = Command::new(selftest())
+        .args(["run", "--scenario", NAME, "--seeds", "4", "--jobs", "1"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "the sweep fails: {stderr}");
+    assert!(stderr.contains("harness-abort"), "seed 3 aborts: {stderr}");
+    assert_eq!(git_status(root).as_deref(), Some(before.as_str()), "the sweep changed the tree");
 }
