@@ -11,9 +11,14 @@
 #
 #   SWEEP_SECONDS=60 FUZZ_SECONDS=30 ci/nightly.sh      a quick run
 #
-# Failing seeds are appended to tests/regressions/ by the sweep; a CI system
-# collects results/, fuzz/artifacts/ and tests/regressions/. Exit 1 if the
-# sweep failed or a fuzz target found a crash.
+#   3. ci/shrink-planted.sh: planted bugs 11 and 16 taken from a failing
+#      seed through shrink and emit to a regression case that cargo test
+#      fails with the bug and passes without.
+#
+# Failing cases go to results/corpus.tsv (one per scenario, kind and first
+# invariant), never into the source tree; a CI system collects results/ and
+# fuzz/artifacts/. Exit 1 if the sweep failed, a fuzz target found a crash,
+# or the shrink check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sweep_seconds="${SWEEP_SECONDS:-1800}"
@@ -41,4 +46,5 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     grep -E "^Done" "results/fuzz-$target.log" | sed "s/^/fuzz $target: /" || true
   done
 fi
+bash ci/shrink-planted.sh 11 16 || status=1
 exit "$status"
