@@ -108,9 +108,12 @@ shrink_and_emit() {
   case_file="$(ls "$emit"/*.case)"
   sed -i 's/^status open$/status fixed/' "$case_file"
   grep -q '^status fixed$' "$case_file" || fail "bug $bug: the emitted case has no status line"
-  cp "$case_file" "$scratch/$cases_dir/"
+  # Under a name of its own: a committed case of the same seed is checked
+  # beside it, not replaced.
+  local committed_as="emitted-$(basename "$case_file")"
+  cp "$case_file" "$scratch/$cases_dir/$committed_as"
   emitted+=("$case_file")
-  expect_failing+=("$(basename "$case_file")")
+  expect_failing+=("$committed_as")
 }
 
 # The bugs to apply: those named, and those committed cases name.
@@ -134,7 +137,7 @@ for bug in $all_bugs; do
     continue
   fi
   for name in "${expect_failing[@]}"; do
-    if grep -q "$name" "$work/cases-test.out"; then
+    if grep -qF "/$name:" "$work/cases-test.out"; then
       echo "with bug $bug: cargo test fails on $name, as it should"
     else
       fail "bug $bug: cargo test does not fail on $name: $(tail -5 "$work/cases-test.out")"
@@ -144,7 +147,9 @@ done
 
 echo "==> without any planted bug, the emitted cases committed"
 tree_at -
-for case_file in "${emitted[@]}"; do cp "$case_file" "$scratch/$cases_dir/"; done
+for case_file in "${emitted[@]}"; do
+  cp "$case_file" "$scratch/$cases_dir/emitted-$(basename "$case_file")"
+done
 if cases_test; then
   echo "cargo test passes with ${#emitted[@]} emitted case(s) committed"
 else
