@@ -447,7 +447,12 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
     let isolation = if args.in_process {
         Isolation::InProcess
     } else {
-        let memory = Some(args.worker_memory).filter(|m| *m > 0).map(|m| m << 20);
+        let memory = match args.worker_memory {
+            0 => None,
+            mib => Some(mib.checked_mul(1 << 20).ok_or_else(|| {
+                Usage(format!("--worker-memory {mib}: more MiB than an address space has"))
+            })?),
+        };
         let timeout = Duration::from_secs_f64(args.case_timeout);
         let spec = WorkerSpec::this_program(timeout, memory)
             .map_err(|e| Usage(format!("cannot find this program to start workers: {e}")))?;

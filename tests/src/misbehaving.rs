@@ -27,17 +27,22 @@ pub enum Misbehaviour {
     HugeAllocation,
     /// Unbounded recursion.
     StackOverflow,
+    /// An ordinary, passing case that writes to stdout and writes bytes
+    /// that are not UTF-8 to stderr, as a user's debugging would.
+    Chatty,
 }
 
 impl Misbehaviour {
     /// How the case at `seed` misbehaves: by `seed % 16`, 3 aborts, 5
-    /// spins, 7 allocates too much, 9 overflows its stack.
+    /// spins, 7 allocates too much, 9 overflows its stack, 11 chatters
+    /// (and passes).
     pub fn of(seed: Seed) -> Misbehaviour {
         match seed.0 % 16 {
             3 => Misbehaviour::Abort,
             5 => Misbehaviour::Spin,
             7 => Misbehaviour::HugeAllocation,
             9 => Misbehaviour::StackOverflow,
+            11 => Misbehaviour::Chatty,
             _ => Misbehaviour::None,
         }
     }
@@ -61,13 +66,14 @@ impl Scenario for Misbehaving {
         let workload = WorkloadShape { clients: 1, txs_per_client: 4, ..WorkloadShape::default() };
         Plan::builder(seed)
             .workload(workload)
-            .check("misbehave", move || Box::new(Misbehave { how }))
+            .check("misbehave", move || Box::new(Misbehave { how, spoke: false }))
             .build()
     }
 }
 
 struct Misbehave {
     how: Misbehaviour,
+    spoke: bool,
 }
 
 impl Checker for Misbehave {
@@ -92,6 +98,16 @@ impl Checker for Misbehave {
             Misbehaviour::StackOverflow => {
                 std::hint::black_box(recurse(std::hint::black_box(0)));
             }
+            Misbehaviour::Chatty if !self.spoke => {
+                use std::io::Write;
+                self.spoke = true;
+                #[allow(clippy::print_stdout)] // the point: stdout is not the protocol.
+                {
+                    println!("a scenario's own line on stdout, not a result");
+                }
+                let _ = std::io::stderr().write_all(b"not utf-8: \xff\xfe\n");
+            }
+            Misbehaviour::Chatty => {}
         }
         Ok(())
     }

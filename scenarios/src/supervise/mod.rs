@@ -253,18 +253,25 @@ impl<'a> Supervised<'a> {
                     .map_err(|e| e.to_string())
                     .and_then(|wire| wire.into_report(scenario));
                 match parsed {
-                    Ok(report) => {
-                        assert_eq!(report.seed, seed, "a worker answers the case it was sent");
-                        assert_eq!(report.scenario, scenario.name());
+                    Ok(report) if report.seed == seed && report.scenario == scenario.name() => {
                         self.worker = Some(worker);
                         report
                     }
+                    Ok(report) => {
+                        let (status, last_words) = worker.kill();
+                        let detail = format!(
+                            "its worker answered another case ({} seed {}); worker {status}{}",
+                            report.scenario, report.seed, last_words
+                        );
+                        harness_failure(FailureKind::HarnessAbort, detail)
+                    }
                     Err(why) => {
-                        let (status, _) = worker.kill();
+                        let (status, last_words) = worker.kill();
                         let detail = format!(
                             "its worker replied with something that is not a result ({why}): \
-                             {}; worker {status}",
-                            crate::report::clip(&line, 200)
+                             {}; worker {status}{}",
+                            crate::report::clip(&line, 200),
+                            last_words
                         );
                         harness_failure(FailureKind::HarnessAbort, detail)
                     }
@@ -281,7 +288,9 @@ impl<'a> Supervised<'a> {
                 harness_failure(FailureKind::WallTimeout, detail)
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let (status, last_words) = worker.reap();
+                // Its stdout closed: it has died or is dying. One that
+                // closed its stdout and lives on is killed, not waited for.
+                let (status, last_words) = worker.end_within(EXIT_GRACE);
                 let detail = format!(
                     "its worker process died under it after {:.1} s: {status}{}",
                     started.elapsed().as_secs_f64(),
@@ -321,8 +330,7 @@ impl Worker {
         };
         let (send, replies) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
+            for line in lossy_lines(stdout) {
                 if send.send(line).is_err() {
                     break;
                 }
@@ -331,8 +339,7 @@ impl Worker {
         let last_words = Arc::new(Mutex::new(LastWords::default()));
         let kept = Arc::clone(&last_words);
         let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
+            for line in lossy_lines(stderr) {
                 #[allow(clippy::print_stderr)] // its logs go where ours go.
                 {
                     eprintln!("{line}");
@@ -354,6 +361,19 @@ impl Worker {
         let line = serde_json::to_string(request).expect("a request serialises");
         writeln!(self.stdin, "{line}")?;
         self.stdin.flush()
+    }
+
+    /// Waits up to `grace` for it to exit, then kills it; how it ended
+    /// and its last words.
+    fn end_within(mut self, grace: Duration) -> (String, String) {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+                return self.reap();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.kill()
     }
 
     /// Kills it; how it ended and its last words.
@@ -383,6 +403,18 @@ impl Worker {
         let _ = child.wait();
         let _ = stderr_reader.join();
     }
+}
+
+/// How long a worker whose stdout closed gets to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A pipe's lines, invalid UTF-8 replaced (a worker's bytes never stop the
+/// reading, so it never blocks on a full pipe), until the pipe closes.
+fn lossy_lines(pipe: impl std::io::Read) -> impl Iterator<Item = String> {
+    BufReader::new(pipe).split(b'\n').map_while(Result::ok).map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        String::from_utf8_lossy(line).into_owned()
+    })
 }
 
 /// How a process ended, in words.
@@ -422,7 +454,7 @@ pub fn serve(registry: &Registry) -> Result<(), String> {
     };
     limit_self(&hello)?;
     let base = hello.run_config();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = protocol_out()?;
     for line in lines {
         let line = line.map_err(|e| format!("reading stdin: {e}"))?;
         let request: Request =
@@ -439,6 +471,24 @@ pub fn serve(registry: &Registry) -> Result<(), String> {
             .map_err(|e| format!("writing stdout: {e}"))?;
     }
     Ok(())
+}
+
+/// Where a worker's replies go: a private copy of its stdout, with fd 1
+/// pointed at stderr, so that a scenario's own `println!` goes to the logs
+/// instead of into the protocol.
+fn protocol_out() -> Result<Box<dyn Write>, String> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let stdout = std::io::stdout();
+        let private =
+            stdout.as_fd().try_clone_to_owned().map_err(|e| format!("dup stdout: {e}"))?;
+        nix::unistd::dup2_stdout(std::io::stderr())
+            .map_err(|e| format!("stdout to stderr: {e}"))?;
+        Ok(Box::new(std::io::LineWriter::new(std::fs::File::from(private))))
+    }
+    #[cfg(not(unix))]
+    Ok(Box::new(std::io::stdout()))
 }
 
 /// A worker's limits on itself: its address space, and its death with the
