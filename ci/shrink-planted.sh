@@ -13,7 +13,9 @@
 #
 #   ci/shrink-planted.sh [BUG...]   default: 11 16
 #
-# Exit 0 when every check holds, 1 otherwise. Everything it builds goes to
+# The scratch copy is HEAD: commit what you want checked. Exit 0 when every
+# check holds, 1 otherwise (a patch that does not apply or a tree that does
+# not build stops it with that tool's error). Everything it builds goes to
 # target/planted (shared with ci/planted.sh); the scratch tree is removed on
 # any exit.
 set -euo pipefail
@@ -22,12 +24,15 @@ root="$(pwd)"
 bugs=("$@")
 [ ${#bugs[@]} -gt 0 ] || bugs=(11 16)
 scratch="$root/target/shrink-tree"
+work=""
+trap 'git -C "$root" worktree remove --force "$scratch" >/dev/null 2>&1 || true; [ -z "$work" ] || rm -rf "$work"' EXIT
 work="$(mktemp -d)"
 export CARGO_TARGET_DIR="$root/target/planted"
-git worktree prune
+# A scratch tree an earlier run left (killed before its trap) is removed.
+git worktree remove --force "$scratch" >/dev/null 2>&1 || true
 rm -rf "$scratch"
+git worktree prune
 git worktree add --detach -q "$scratch" HEAD
-trap 'git -C "$root" worktree remove --force "$scratch" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 faultline="$CARGO_TARGET_DIR/release/faultline"
 cases_dir="tests/regressions/cases"
 ok=0
@@ -56,8 +61,13 @@ cases_test() {
 biggest_failure() {
   local first=0 found=""
   while [ "$first" -lt 2000 ]; do
+    local code=0
     "$faultline" run --seeds 50 --first-seed "$first" --format json \
-      --output "$work/sweep.json" >/dev/null 2>&1 || true
+      --output "$work/sweep.json" >/dev/null 2>"$work/sweep.err" || code=$?
+    if [ "$code" -gt 1 ]; then
+      echo "FAIL: the sweep exited $code: $(tail -c 400 "$work/sweep.err")" >&2
+      return
+    fi
     found="$(python3 -c '
 import json, sys
 failures = json.load(open(sys.argv[1]))["failures"]
@@ -118,7 +128,7 @@ shrink_and_emit() {
 
 # The bugs to apply: those named, and those committed cases name.
 declare -A committed=()
-for case_file in "$cases_dir"/*.case; do
+for case_file in "$scratch/$cases_dir"/*.case; do
   bug="$(sed -n 's/^# planted \([0-9][0-9]\).*/\1/p' "$case_file")"
   [ -n "$bug" ] && committed[$bug]+=" $(basename "$case_file")"
 done
@@ -129,7 +139,7 @@ for bug in $all_bugs; do
   echo "==> planted bug $bug: $(basename "$root"/tests/planted/"$bug"-*.patch .patch)"
   tree_at "$bug"
   read -r -a expect_failing <<< "${committed[$bug]:-}"
-  if printf '%s\n' "${bugs[@]}" | grep -qx "$bug"; then
+  if [[ " ${bugs[*]} " == *" $bug "* ]]; then
     shrink_and_emit "$bug"
   fi
   if cases_test; then
