@@ -280,15 +280,9 @@ fn some_rows<'a>(rows: impl Iterator<Item = &'a Row>) -> String {
 /// Where two different tables first differ, rows in order: the row the
 /// model expects there against the row the engine serves.
 fn first_differing_row(want: &BTreeSet<Row>, got: &BTreeSet<Row>) -> String {
-    fn side(rows: &BTreeSet<Row>) -> impl Iterator<Item = Option<&Row>> {
-        rows.iter().map(Some).chain(std::iter::repeat(None))
-    }
-    let (index, (expected, actual)) = side(want)
-        .zip(side(got))
-        .take(want.len().max(got.len()))
-        .enumerate()
-        .find(|(_, (a, b))| a != b)
-        .expect("different tables differ at some row");
+    let index = want.iter().zip(got).take_while(|(a, b)| a == b).count();
+    let (expected, actual) = (want.iter().nth(index), got.iter().nth(index));
+    assert!(expected != actual, "different tables differ at some row");
     let text =
         |row: Option<&Row>| row.map_or_else(|| "none (the table ends)".to_owned(), |r| row_text(r));
     format!("first differing row #{index}: expected {} actual {}", text(expected), text(actual))
@@ -303,15 +297,13 @@ pub fn diff(expected: &Dump, actual: &Dump) -> Option<DumpDiff> {
     let tables = |dump: &Dump| dump.keys().cloned().collect::<Vec<_>>().join(",");
     system.into_iter().chain(user).find_map(|name| {
         let text = match (expected.get(name), actual.get(name)) {
-            (Some(rows), None) => format!(
-                "table {name} missing, expected holding {} rows {} (expected tables {}; actual {})",
-                rows.len(),
-                some_rows(rows.iter()),
-                tables(expected),
-                tables(actual)
-            ),
-            (None, Some(rows)) => format!(
-                "unexpected table {name} holding {} rows {} (expected tables {}; actual {})",
+            (Some(rows), None) | (None, Some(rows)) => format!(
+                "{} {} rows {} (expected tables {}; actual {})",
+                if expected.contains_key(name) {
+                    format!("table {name} missing, expected holding")
+                } else {
+                    format!("unexpected table {name} holding")
+                },
                 rows.len(),
                 some_rows(rows.iter()),
                 tables(expected),
@@ -533,6 +525,11 @@ mod tests {
         assert_eq!(
             diff.text,
             "unexpected table u holding 1 rows [(2)] (expected tables t; actual t,u)"
+        );
+        let diff = super::diff(&got, &want).unwrap();
+        assert_eq!(
+            diff.text,
+            "table u missing, expected holding 1 rows [(2)] (expected tables t,u; actual t)"
         );
         actual.next_table_id += 1;
         let diff = super::diff(&expected.expected_dump(), &actual.expected_dump()).unwrap();
