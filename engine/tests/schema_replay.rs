@@ -121,7 +121,7 @@ fn read_at_outside_the_retention_window_is_an_error() {
     let fs = sim_fs(4);
     let mut options = small_segments();
     options.versions_retained = 3;
-    let (mut db, _) = open(&fs, options).unwrap();
+    let (mut db, _) = open(&fs, options.clone()).unwrap();
     let history = scripted_history(&mut db);
     let latest = history.last().unwrap().0;
     assert_eq!(
@@ -135,4 +135,20 @@ fn read_at_outside_the_retention_window_is_an_error() {
     for (offset, model) in &history[history.len() - 3..] {
         assert_eq!(&user_tables(&db, *offset), model);
     }
+    // Reopened, the replay applies all but the last three transactions in
+    // place (their versions would be dropped at once), and the window is
+    // the same: the same versions, the same errors outside it.
+    drop(db);
+    let fs = fs.reopen();
+    let (db, report) = open(&fs, options).unwrap();
+    assert_eq!(report.replayed, history.len() as u64 + 1);
+    assert_eq!(db.datastore().versions().versions_retained(), 3);
+    assert_eq!(
+        db.read_at(latest - 3).unwrap_err(),
+        ReadError::TooOld { offset: latest - 3, oldest: latest - 2 }
+    );
+    for (offset, model) in &history[history.len() - 3..] {
+        assert_eq!(&user_tables(&db, *offset), model, "read_at({offset}) after reopen");
+    }
+    db.latest().check().unwrap();
 }

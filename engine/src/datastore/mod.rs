@@ -27,7 +27,10 @@ pub use schema::{
 pub use state::CommittedState;
 pub use table::{Table, TableSummary};
 pub use tx::{Mutation, decode_tx, encode_tx, encoded_len};
-pub use value::{ColumnType, Row, Value, check_row, decode_row, encode_row};
+pub use value::{
+    ColumnType, Row, Value, ValueRef, check_encoded_row, check_row, decode_fields, decode_row,
+    encode_row,
+};
 
 use schema::system::*;
 
@@ -118,13 +121,32 @@ impl Datastore {
         Committed { offset: 0, record: encode_tx(&mutations) }
     }
 
-    /// Applies a transaction read back from history (replay). On error the
-    /// datastore is unchanged.
+    /// Applies a transaction read back from history (replay) as a new
+    /// version. On error the datastore is unchanged.
     pub fn replay(&mut self, offset: u64, mutations: &[Mutation]) -> Result<(), ApplyError> {
         let mut state = self.latest().clone();
         state.apply_tx(offset, mutations)?;
         self.versions.publish(state);
         Ok(())
+    }
+
+    /// Applies a transaction read back from history to the latest version
+    /// in place, keeping no version before it: for the part of a replay
+    /// older than the versions the open will retain, which no reader can
+    /// ask for. Nothing is copied that only this version holds. On error
+    /// the latest version is left half-applied: the caller must drop the
+    /// datastore (the open fails).
+    pub fn replay_in_place(
+        &mut self,
+        offset: u64,
+        mutations: &[Mutation],
+    ) -> Result<(), ApplyError> {
+        self.versions.latest_alone().apply_tx(offset, mutations)
+    }
+
+    /// How many versions [`Datastore::read_at`] keeps.
+    pub fn retention(&self) -> usize {
+        self.versions.retention()
     }
 }
 

@@ -42,6 +42,20 @@ impl SnapshotManager {
         assert!(self.versions.len() <= self.retention);
     }
 
+    /// The latest version, to change in place, after dropping every older
+    /// one (they would no longer be consecutive with it).
+    pub fn latest_alone(&mut self) -> &mut CommittedState {
+        let older = self.versions.len() - 1;
+        self.versions.drain(..older);
+        assert_eq!(self.versions.len(), 1);
+        self.versions.back_mut().expect("the latest version")
+    }
+
+    /// How many versions are kept.
+    pub fn retention(&self) -> usize {
+        self.retention
+    }
+
     /// The state that sees exactly the commits `<= offset`.
     pub fn read_at(&self, offset: u64) -> Result<&CommittedState, ReadError> {
         let latest = self.latest().offset();

@@ -8,7 +8,7 @@
 //! included, is described by rows in `st_table` and `st_column`.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use super::value::{ColumnType, Row, Value};
 
@@ -101,6 +101,17 @@ use system::*;
 
 /// The static definition of every system table, seed tables first.
 pub fn system_schemas() -> Vec<Arc<TableSchema>> {
+    static_system_schemas().to_vec()
+}
+
+/// The system schemas, built once: the repair step compares against them
+/// on every schema change.
+pub(super) fn static_system_schemas() -> &'static [Arc<TableSchema>] {
+    static SCHEMAS: LazyLock<Vec<Arc<TableSchema>>> = LazyLock::new(build_system_schemas);
+    &SCHEMAS
+}
+
+fn build_system_schemas() -> Vec<Arc<TableSchema>> {
     use ColumnType::*;
     let table = |id, name: &str, columns: &[(&str, ColumnType)]| {
         let columns = columns.iter().map(|(n, ty)| ColumnDef::new(n, *ty)).collect();
@@ -148,8 +159,15 @@ pub fn system_schemas() -> Vec<Arc<TableSchema>> {
 }
 
 /// The seed tables' static schemas (`st_table`, `st_column`).
-pub(super) fn seed_schemas() -> Vec<Arc<TableSchema>> {
-    system_schemas().into_iter().filter(|s| s.id == ST_TABLE || s.id == ST_COLUMN).collect()
+pub(super) fn seed_schemas() -> &'static [Arc<TableSchema>] {
+    let seeds = &static_system_schemas()[..2];
+    assert!(seeds[0].id == ST_TABLE && seeds[1].id == ST_COLUMN, "seed tables come first");
+    seeds
+}
+
+/// The static schema of seed table `id`, if it is one.
+pub(super) fn seed_schema(id: TableId) -> Option<&'static Arc<TableSchema>> {
+    seed_schemas().iter().find(|seed| seed.id == id)
 }
 
 /// The `st_table` row describing `schema`.

@@ -7,17 +7,24 @@
 //! the current system rows before the transaction touches any other table
 //! and again at its end. That is how a replayed history teaches the state
 //! the schemas of the user rows that follow.
+//!
+//! The repair is incremental: a table's schema is a function of its own
+//! `st_table` and `st_column` rows, so only the tables whose rows changed
+//! since the last repair are derived again, and the registries are rebuilt
+//! only when what they derive from changed. Debug builds check after every
+//! repair that a full derivation from all system rows agrees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::error::ApplyError;
 use super::schema::{
-    ColumnDef, IndexDef, TableId, TableSchema, seed_schemas, system::*, system_schemas,
+    ColumnDef, IndexDef, TableId, TableSchema, seed_schema, seed_schemas, static_system_schemas,
+    system::*,
 };
 use super::table::Table;
 use super::tx::Mutation;
-use super::value::{ColumnType, Row, Value, decode_row};
+use super::value::{ColumnType, Row, ValueRef, check_encoded_row, decode_fields, decode_row};
 
 /// A consistent state of the database as of one transaction offset. Cheap to
 /// clone: every collection inside is persistent.
@@ -30,8 +37,25 @@ pub struct CommittedState {
     indexes: imbl::OrdMap<u64, IndexDef>,
     /// The offset of the last transaction applied, `None` before any.
     offset: Option<u64>,
-    /// A schema-describing system table changed since the last repair.
-    schema_dirty: bool,
+    /// What the schema-describing system tables changed since the last
+    /// repair (empty between transactions).
+    changes: SchemaChanges,
+}
+
+/// Changes to `st_table`, `st_column` and `st_index` not yet repaired.
+#[derive(Clone, Debug, Default)]
+struct SchemaChanges {
+    /// The `table_id` of every `st_table` and `st_column` row inserted or
+    /// deleted, as stored (a row may hold an id the repair refuses).
+    tables: BTreeSet<u64>,
+    /// An `st_index` row was inserted or deleted.
+    indexes: bool,
+}
+
+impl SchemaChanges {
+    fn is_empty(&self) -> bool {
+        self.tables.is_empty() && !self.indexes
+    }
 }
 
 fn inconsistent(offset: u64, reason: impl Into<String>) -> ApplyError {
@@ -47,11 +71,11 @@ impl CommittedState {
             by_name: imbl::OrdMap::new(),
             indexes: imbl::OrdMap::new(),
             offset: None,
-            schema_dirty: false,
+            changes: SchemaChanges::default(),
         };
         for schema in seed_schemas() {
             state.by_name.insert(schema.name.clone(), schema.id);
-            state.tables.insert(schema.id, Table::new(schema));
+            state.tables.insert(schema.id, Table::new(Arc::clone(schema)));
         }
         state
     }
@@ -60,10 +84,9 @@ impl CommittedState {
     /// Runs the repair step and the consistency check.
     pub fn restore(tables: Vec<Table>, offset: u64) -> Result<Self, ApplyError> {
         let mut state = CommittedState::seed();
-        let seeds = seed_schemas();
         for table in tables {
             let schema = table.schema();
-            if let Some(seed) = seeds.iter().find(|seed| seed.id == schema.id)
+            if let Some(seed) = seed_schema(schema.id)
                 && **seed != **schema
             {
                 return Err(inconsistent(
@@ -72,7 +95,7 @@ impl CommittedState {
                 ));
             }
             for row in table.rows() {
-                decode_row(schema.types(), row).map_err(|source| ApplyError::Row {
+                check_encoded_row(schema.types(), row).map_err(|source| ApplyError::Row {
                     offset,
                     table: schema.id,
                     source,
@@ -81,6 +104,14 @@ impl CommittedState {
             state.tables.insert(schema.id, table);
         }
         state.offset = Some(offset);
+        // Nothing restored has been repaired yet: every table present and
+        // every table the system rows name is derived again.
+        let mut every_table: BTreeSet<u64> =
+            state.tables.keys().map(|id| u64::from(id.0)).collect();
+        for seed in [ST_TABLE, ST_COLUMN] {
+            every_table.extend(state.tables[&seed].rows().map(|row| described_table_id(row)));
+        }
+        state.changes = SchemaChanges { tables: every_table, indexes: true };
         state.repair(offset)?;
         state.check().map_err(|reason| inconsistent(offset, reason))?;
         Ok(state)
@@ -137,24 +168,22 @@ impl CommittedState {
     pub fn apply_mutation(&mut self, offset: u64, mutation: &Mutation) -> Result<(), ApplyError> {
         assert_eq!(offset, self.next_offset(), "transactions apply in offset order");
         let id = mutation.table();
-        if self.schema_dirty && id != ST_TABLE && id != ST_COLUMN {
+        if !self.changes.is_empty() && id != ST_TABLE && id != ST_COLUMN {
             self.repair(offset)?;
         }
         let table = self
             .tables
             .get_mut(&id)
             .ok_or_else(|| inconsistent(offset, format!("unknown table-id={id}")))?;
-        match mutation {
+        let row = match mutation {
             Mutation::Insert { row, .. } => {
-                decode_row(table.schema().types(), row).map_err(|source| ApplyError::Row {
-                    offset,
-                    table: id,
-                    source,
-                })?;
+                check_encoded_row(table.schema().types(), row)
+                    .map_err(|source| ApplyError::Row { offset, table: id, source })?;
                 if table.contains(row) {
                     return Err(inconsistent(offset, format!("duplicate row: table-id={id}")));
                 }
                 table.insert(Arc::clone(row), offset);
+                row
             }
             Mutation::Delete { row, .. } => {
                 if !table.delete(row, offset) {
@@ -163,10 +192,15 @@ impl CommittedState {
                         format!("delete of a missing row: table-id={id}"),
                     ));
                 }
+                row
             }
-        }
-        if id == ST_TABLE || id == ST_COLUMN || id == ST_INDEX {
-            self.schema_dirty = true;
+        };
+        // The row decoded with its table's schema (inserted now, or present
+        // since it was): a system row's fields can be read.
+        if id == ST_TABLE || id == ST_COLUMN {
+            self.changes.tables.insert(described_table_id(row));
+        } else if id == ST_INDEX {
+            self.changes.indexes = true;
         }
         Ok(())
     }
@@ -175,9 +209,10 @@ impl CommittedState {
     /// makes `offset` the state's offset.
     pub fn finish_tx(&mut self, offset: u64) -> Result<(), ApplyError> {
         assert_eq!(offset, self.next_offset(), "transactions finish in offset order");
-        if self.schema_dirty {
+        if !self.changes.is_empty() {
             self.repair(offset)?;
         }
+        assert!(self.changes.is_empty(), "a transaction ends repaired");
         self.offset = Some(offset);
         Ok(())
     }
@@ -187,7 +222,7 @@ impl CommittedState {
     /// schema change so that it sees its own DDL; repair is a pure function
     /// of the system rows, so when it runs does not change the result.
     pub fn settle(&mut self, offset: u64) -> Result<(), ApplyError> {
-        if self.schema_dirty { self.repair(offset) } else { Ok(()) }
+        if self.changes.is_empty() { Ok(()) } else { self.repair(offset) }
     }
 
     /// Applies a whole transaction.
@@ -198,85 +233,116 @@ impl CommittedState {
         self.finish_tx(offset)
     }
 
-    /// The repair step: rebuild schemas, layouts and registries from the
-    /// system rows.
+    /// The repair step: rebuild the schemas, layouts and registries that the
+    /// system rows changed since the last repair describe.
     fn repair(&mut self, offset: u64) -> Result<(), ApplyError> {
-        let described = self.described_schemas().map_err(|reason| inconsistent(offset, reason))?;
-        let seeds: BTreeMap<TableId, Arc<TableSchema>> =
-            seed_schemas().into_iter().map(|s| (s.id, s)).collect();
-        let gone: Vec<TableId> = self
-            .tables
-            .keys()
-            .filter(|id| !described.contains_key(id) && !seeds.contains_key(id))
-            .copied()
-            .collect();
-        for id in gone {
-            self.tables.remove(&id);
-        }
-        for (id, schema) in &described {
-            if let Some(seed) = seeds.get(id)
-                && **seed != *schema
-            {
-                return Err(inconsistent(
-                    offset,
-                    format!("seed table-id={id} described unlike its static schema"),
-                ));
-            }
-            match self.tables.get(id) {
-                Some(table) if **table.schema() == *schema => {}
-                Some(table) if table.summary().row_count > 0 => {
+        let changes = std::mem::take(&mut self.changes);
+        if !changes.tables.is_empty() {
+            let described = self
+                .describe(|id| changes.tables.contains(&id))
+                .map_err(|reason| inconsistent(offset, reason))?;
+            // Ids out of range have no row left: `describe` refused any.
+            let changed = changes.tables.iter().filter_map(|id| u32::try_from(*id).ok());
+            for id in changed.map(TableId) {
+                let Some(schema) = described.get(&id) else {
+                    // No longer described: dropped, unless a seed table.
+                    if seed_schema(id).is_none() {
+                        self.tables.remove(&id);
+                    }
+                    continue;
+                };
+                if let Some(seed) = seed_schema(id)
+                    && **seed != *schema
+                {
                     return Err(inconsistent(
                         offset,
-                        format!("schema of table-id={id} changed while it holds rows"),
+                        format!("seed table-id={id} described unlike its static schema"),
                     ));
                 }
-                _ => {
-                    self.tables.insert(*id, Table::new(Arc::new(schema.clone())));
+                match self.tables.get(&id) {
+                    Some(table) if **table.schema() == *schema => {}
+                    Some(table) if table.summary().row_count > 0 => {
+                        return Err(inconsistent(
+                            offset,
+                            format!("schema of table-id={id} changed while it holds rows"),
+                        ));
+                    }
+                    _ => {
+                        self.tables.insert(id, Table::new(Arc::new(schema.clone())));
+                    }
                 }
             }
+            self.by_name =
+                self.tables.values().map(|t| (t.schema().name.clone(), t.schema().id)).collect();
+            if self.by_name.len() != self.tables.len() {
+                return Err(inconsistent(offset, "two tables share a name"));
+            }
         }
-        self.by_name =
-            self.tables.values().map(|t| (t.schema().name.clone(), t.schema().id)).collect();
-        if self.by_name.len() != self.tables.len() {
-            return Err(inconsistent(offset, "two tables share a name"));
+        // An index refers to a table: a changed table set re-checks them.
+        if changes.indexes || !changes.tables.is_empty() {
+            self.indexes =
+                self.described_indexes().map_err(|reason| inconsistent(offset, reason))?;
         }
-        self.indexes = self.described_indexes().map_err(|reason| inconsistent(offset, reason))?;
-        self.schema_dirty = false;
+        debug_assert_eq!(
+            self.check_derived(false),
+            Ok(()),
+            "the incremental repair derived what a full derivation does"
+        );
         Ok(())
     }
 
     /// The schemas `st_table` and `st_column` describe.
     fn described_schemas(&self) -> Result<BTreeMap<TableId, TableSchema>, String> {
-        let mut names: BTreeMap<TableId, String> = BTreeMap::new();
-        for row in self.rows_of(ST_TABLE) {
-            let [Value::U64(id), Value::String(name), Value::Bool(is_system)] = &row[..] else {
+        self.describe(|_| true)
+    }
+
+    /// The schemas `st_table` and `st_column` describe for the tables whose
+    /// stored `table_id` is `wanted`, with every check of their rows.
+    fn describe(
+        &self,
+        wanted: impl Fn(u64) -> bool,
+    ) -> Result<BTreeMap<TableId, TableSchema>, String> {
+        let mut names: BTreeMap<TableId, &str> = BTreeMap::new();
+        let st_table = &self.tables[&ST_TABLE];
+        for row in st_table.rows() {
+            let [ValueRef::U64(id), ValueRef::String(name), ValueRef::Bool(is_system)] =
+                decode_fields(st_table.schema().types(), row).expect("stored rows decode")
+            else {
                 unreachable!("st_table rows decode with the static schema")
             };
+            if !wanted(id) {
+                continue;
+            }
             let id = TableId(
-                u32::try_from(*id).map_err(|_| format!("st_table table_id={id} out of range"))?,
+                u32::try_from(id).map_err(|_| format!("st_table table_id={id} out of range"))?,
             );
-            if *is_system != id.is_system() {
+            if is_system != id.is_system() {
                 return Err(format!(
                     "st_table table_id={id} is_system={is_system} disagrees with its id"
                 ));
             }
-            names.insert(id, name.clone());
+            names.insert(id, name);
         }
         let mut columns: BTreeMap<TableId, BTreeMap<u64, ColumnDef>> = BTreeMap::new();
-        for row in self.rows_of(ST_COLUMN) {
-            let [Value::U64(id), Value::U64(pos), Value::String(name), Value::U64(tag)] = &row[..]
+        let st_column = &self.tables[&ST_COLUMN];
+        for row in st_column.rows() {
+            let [ValueRef::U64(id), ValueRef::U64(pos), ValueRef::String(name), ValueRef::U64(tag)] =
+                decode_fields(st_column.schema().types(), row).expect("stored rows decode")
             else {
                 unreachable!("st_column rows decode with the static schema")
             };
+            if !wanted(id) {
+                continue;
+            }
             let id = TableId(
-                u32::try_from(*id).map_err(|_| format!("st_column table_id={id} out of range"))?,
+                u32::try_from(id).map_err(|_| format!("st_column table_id={id} out of range"))?,
             );
             if !names.contains_key(&id) {
                 return Err(format!("st_column row for table_id={id} without an st_table row"));
             }
-            let ty = ColumnType::from_tag(*tag)
+            let ty = ColumnType::from_tag(tag)
                 .ok_or_else(|| format!("st_column table_id={id} col_type={tag} unknown"))?;
-            columns.entry(id).or_default().insert(*pos, ColumnDef { name: name.clone(), ty });
+            columns.entry(id).or_default().insert(pos, ColumnDef { name: name.to_owned(), ty });
         }
         let mut schemas = BTreeMap::new();
         for (id, name) in names {
@@ -290,7 +356,7 @@ impl CommittedState {
                     columns.len()
                 ));
             }
-            schemas.insert(id, TableSchema::new(id, &name, columns.into_values().collect()));
+            schemas.insert(id, TableSchema::new(id, name, columns.into_values().collect()));
         }
         Ok(schemas)
     }
@@ -323,12 +389,18 @@ impl CommittedState {
     /// table's index and summary match its pages. Returns the first
     /// disagreement.
     pub fn check(&self) -> Result<(), String> {
-        for schema in system_schemas() {
+        self.check_derived(true)
+    }
+
+    /// [`CommittedState::check`], with or without each table's own check of
+    /// its pages (the part that reads every row).
+    fn check_derived(&self, check_tables: bool) -> Result<(), String> {
+        for schema in static_system_schemas() {
             let table = self
                 .tables
                 .get(&schema.id)
                 .ok_or_else(|| format!("system table {} missing", schema.name))?;
-            if **table.schema() != *schema {
+            if **table.schema() != **schema {
                 return Err(format!(
                     "system table {} differs from its static definition",
                     schema.name
@@ -347,7 +419,9 @@ impl CommittedState {
             if described.get(id) != Some(&**table.schema()) {
                 return Err(format!("table-id={id} is not described by the system tables"));
             }
-            table.check()?;
+            if check_tables {
+                table.check()?;
+            }
         }
         let by_name: imbl::OrdMap<String, TableId> =
             self.tables.values().map(|t| (t.schema().name.clone(), t.schema().id)).collect();
@@ -359,4 +433,11 @@ impl CommittedState {
         }
         Ok(())
     }
+}
+
+/// The `table_id` a row of `st_table` or `st_column` describes: both begin
+/// with it, as a `u64` (their static schemas), and the row has decoded.
+fn described_table_id(row: &[u8]) -> u64 {
+    debug_assert!(seed_schemas().iter().all(|seed| seed.types()[0] == ColumnType::U64));
+    u64::from_le_bytes(row[..8].try_into().expect("a decoded st_table/st_column row"))
 }

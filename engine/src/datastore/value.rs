@@ -157,17 +157,80 @@ fn put_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// A value borrowed from an encoded row: what [`decode_fields`] and
+/// [`check_encoded_row`] read without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// An unsigned integer.
+    U64(u64),
+    /// A signed integer.
+    I64(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A UTF-8 string.
+    String(&'a str),
+    /// Raw bytes.
+    Bytes(&'a [u8]),
+}
+
+impl ValueRef<'_> {
+    /// The owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::U64(v) => Value::U64(v),
+            ValueRef::I64(v) => Value::I64(v),
+            ValueRef::Bool(v) => Value::Bool(v),
+            ValueRef::String(v) => Value::String(v.to_owned()),
+            ValueRef::Bytes(v) => Value::Bytes(v.to_vec()),
+        }
+    }
+}
+
 /// Decodes a row of `types` from `bytes`, which must be consumed exactly.
 pub fn decode_row(types: &[ColumnType], bytes: &[u8]) -> Result<Row, DecodeError> {
-    let mut reader = Reader { bytes, at: 0 };
     let mut row = Vec::with_capacity(types.len());
+    for_each_value(types, bytes, |value| row.push(value.to_value()))?;
+    Ok(row)
+}
+
+/// Checks that `bytes` decode as a row of `types` (exactly what
+/// [`decode_row`] checks) without building the row.
+pub fn check_encoded_row(types: &[ColumnType], bytes: &[u8]) -> Result<(), DecodeError> {
+    for_each_value(types, bytes, |_| {})
+}
+
+/// Decodes a row of exactly `N` columns into borrowed values (the system
+/// tables' rows, read on every schema change).
+pub fn decode_fields<'a, const N: usize>(
+    types: &[ColumnType],
+    bytes: &'a [u8],
+) -> Result<[ValueRef<'a>; N], DecodeError> {
+    assert_eq!(types.len(), N, "decode_fields reads rows of exactly N columns");
+    let mut fields = [ValueRef::U64(0); N];
+    let mut column = 0;
+    for_each_value(types, bytes, |value| {
+        fields[column] = value;
+        column += 1;
+    })?;
+    assert_eq!(column, N);
+    Ok(fields)
+}
+
+/// The one row decoder: hands each column's value to `visit` in order, and
+/// fails on the first byte that does not fit `types`.
+fn for_each_value<'a>(
+    types: &[ColumnType],
+    bytes: &'a [u8],
+    mut visit: impl FnMut(ValueRef<'a>),
+) -> Result<(), DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
     for (column, ty) in types.iter().enumerate() {
         let value = match ty {
-            ColumnType::U64 => Value::U64(u64::from_le_bytes(reader.array(column)?)),
-            ColumnType::I64 => Value::I64(i64::from_le_bytes(reader.array(column)?)),
+            ColumnType::U64 => ValueRef::U64(u64::from_le_bytes(reader.array(column)?)),
+            ColumnType::I64 => ValueRef::I64(i64::from_le_bytes(reader.array(column)?)),
             ColumnType::Bool => match reader.array::<1>(column)? {
-                [0] => Value::Bool(false),
-                [1] => Value::Bool(true),
+                [0] => ValueRef::Bool(false),
+                [1] => ValueRef::Bool(true),
                 [other] => {
                     return Err(DecodeError::Invalid {
                         at: reader.at - 1,
@@ -178,16 +241,14 @@ pub fn decode_row(types: &[ColumnType], bytes: &[u8]) -> Result<Row, DecodeError
             ColumnType::String => {
                 let at = reader.at;
                 let bytes = reader.len_prefixed(column)?;
-                Value::String(String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    DecodeError::Invalid {
-                        at,
-                        reason: format!("column={column} string is not utf-8"),
-                    }
+                ValueRef::String(std::str::from_utf8(bytes).map_err(|_| DecodeError::Invalid {
+                    at,
+                    reason: format!("column={column} string is not utf-8"),
                 })?)
             }
-            ColumnType::Bytes => Value::Bytes(reader.len_prefixed(column)?.to_vec()),
+            ColumnType::Bytes => ValueRef::Bytes(reader.len_prefixed(column)?),
         };
-        row.push(value);
+        visit(value);
     }
     if reader.at != bytes.len() {
         return Err(DecodeError::Invalid {
@@ -195,10 +256,9 @@ pub fn decode_row(types: &[ColumnType], bytes: &[u8]) -> Result<Row, DecodeError
             reason: format!("trailing bytes={} after the last column", bytes.len() - reader.at),
         });
     }
-    Ok(row)
+    Ok(())
 }
 
-/// A bounds-checked little-endian reader over untrusted bytes.
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -265,6 +325,9 @@ mod tests {
         check_row(&types, &row).unwrap();
         let bytes = encode_row(&row);
         assert_eq!(decode_row(&types, &bytes).unwrap(), row);
+        check_encoded_row(&types, &bytes).unwrap();
+        let fields: [ValueRef<'_>; 5] = decode_fields(&types, &bytes).unwrap();
+        assert_eq!(fields.map(ValueRef::to_value).to_vec(), row);
     }
 
     #[test]
@@ -278,15 +341,26 @@ mod tests {
             Value::Bytes(vec![9]),
         ];
         let bytes = encode_row(&row);
+        // The allocating, the checking and the borrowing decoder are one
+        // decoder: each refuses every bad input with the same error.
+        let same_error = |bytes: &[u8]| {
+            let error = decode_row(&types, bytes).unwrap_err();
+            assert_eq!(check_encoded_row(&types, bytes).unwrap_err(), error);
+            assert_eq!(decode_fields::<5>(&types, bytes).unwrap_err(), error);
+            error.to_string()
+        };
         for cut in 0..bytes.len() {
-            assert!(decode_row(&types, &bytes[..cut]).is_err(), "cut={cut}");
+            same_error(&bytes[..cut]);
         }
         let mut bad = bytes.clone();
         bad[16] = 2;
-        assert!(decode_row(&types, &bad).unwrap_err().to_string().contains("bool byte=2"));
+        assert!(same_error(&bad).contains("bool byte=2"));
+        let mut not_utf8 = bytes.clone();
+        not_utf8[21] = 0xff;
+        assert!(same_error(&not_utf8).contains("not utf-8"));
         let mut long = bytes;
         long.push(0);
-        assert!(decode_row(&types, &long).unwrap_err().to_string().contains("trailing"));
+        assert!(same_error(&long).contains("trailing"));
     }
 
     #[test]

@@ -231,6 +231,10 @@ impl Database {
         let from = self.datastore.latest().next_offset();
         let gap = |first_offset| OpenError::HistoryGap { log: log_dir.clone(), first_offset };
         let mut replayed = 0;
+        // Versions older than the last `retention` are dropped as soon as
+        // they are published: apply those transactions in place.
+        let log_end = self.log.next_offset();
+        let retention = self.datastore.retention() as u64;
         for transaction in self.log.transactions_from(from) {
             let transaction = match transaction {
                 Ok(transaction) => transaction,
@@ -246,9 +250,13 @@ impl Database {
                 log: log_dir.clone(),
                 source: ApplyError::Record { offset, source },
             })?;
-            self.datastore
-                .replay(offset, &mutations)
-                .map_err(|source| OpenError::Replay { log: log_dir.clone(), source })?;
+            let retained = offset.saturating_add(retention) >= log_end;
+            if retained {
+                self.datastore.replay(offset, &mutations)
+            } else {
+                self.datastore.replay_in_place(offset, &mutations)
+            }
+            .map_err(|source| OpenError::Replay { log: log_dir.clone(), source })?;
             replayed += 1;
         }
         let next = self.datastore.latest().next_offset();
