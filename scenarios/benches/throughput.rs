@@ -16,6 +16,10 @@ use faultline_scenarios::workload::WorkloadShape;
 use faultline_scenarios::{Backend, Plan, PlanError, Registry, RunConfig, RunStats, Scenario, run};
 use faultline_sim::Seed;
 
+// The allocator the `faultline` binary runs with (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Seeds per scenario for the throughput figure.
 const SEEDS: u64 = 60;
 /// Repetitions of the SimFs/RealFs comparison (median reported).
