@@ -50,6 +50,9 @@ struct SchemaChanges {
     tables: BTreeSet<u64>,
     /// An `st_index` row was inserted or deleted.
     indexes: bool,
+    /// The tables were restored, not repaired: the name registry does not
+    /// describe them yet and is built whole.
+    restored: bool,
 }
 
 impl SchemaChanges {
@@ -111,7 +114,7 @@ impl CommittedState {
         for seed in [ST_TABLE, ST_COLUMN] {
             every_table.extend(state.tables[&seed].rows().map(|row| described_table_id(row)));
         }
-        state.changes = SchemaChanges { tables: every_table, indexes: true };
+        state.changes = SchemaChanges { tables: every_table, indexes: true, restored: true };
         state.repair(offset)?;
         state.check().map_err(|reason| inconsistent(offset, reason))?;
         Ok(state)
@@ -242,8 +245,21 @@ impl CommittedState {
                 .describe(|id| changes.tables.contains(&id))
                 .map_err(|reason| inconsistent(offset, reason))?;
             // Ids out of range have no row left: `describe` refused any.
-            let changed = changes.tables.iter().filter_map(|id| u32::try_from(*id).ok());
-            for id in changed.map(TableId) {
+            let changed: Vec<TableId> = changes
+                .tables
+                .iter()
+                .filter_map(|id| u32::try_from(*id).ok())
+                .map(TableId)
+                .collect();
+            // The registry loses the changed tables' names first, so that
+            // two tables trading names in one transaction do not collide.
+            for id in changed.iter().filter(|_| !changes.restored) {
+                if let Some(table) = self.tables.get(id) {
+                    let removed = self.by_name.remove(table.schema().name.as_str());
+                    assert_eq!(removed, Some(*id), "the registry names every table");
+                }
+            }
+            for &id in &changed {
                 let Some(schema) = described.get(&id) else {
                     // No longer described: dropped, unless a seed table.
                     if seed_schema(id).is_none() {
@@ -272,16 +288,38 @@ impl CommittedState {
                     }
                 }
             }
-            self.by_name =
-                self.tables.values().map(|t| (t.schema().name.clone(), t.schema().id)).collect();
-            if self.by_name.len() != self.tables.len() {
-                return Err(inconsistent(offset, "two tables share a name"));
+            if changes.restored {
+                self.by_name = self
+                    .tables
+                    .values()
+                    .map(|t| (t.schema().name.clone(), t.schema().id))
+                    .collect();
+                if self.by_name.len() != self.tables.len() {
+                    return Err(inconsistent(offset, "two tables share a name"));
+                }
             }
+            for id in changed.iter().filter(|_| !changes.restored) {
+                if let Some(table) = self.tables.get(id)
+                    && self.by_name.insert(table.schema().name.clone(), *id).is_some()
+                {
+                    return Err(inconsistent(offset, "two tables share a name"));
+                }
+            }
+            assert_eq!(self.by_name.len(), self.tables.len(), "one name per table");
         }
-        // An index refers to a table: a changed table set re-checks them.
-        if changes.indexes || !changes.tables.is_empty() {
+        if changes.indexes {
             self.indexes =
                 self.described_indexes().map_err(|reason| inconsistent(offset, reason))?;
+        } else if let Some(index) = self.indexes.values().find(|index| {
+            changes.tables.contains(&u64::from(index.table.0))
+                && !self.tables.contains_key(&index.table)
+        }) {
+            // The registry still describes `st_index` (it did not change);
+            // what can have broken is an index whose table is now gone.
+            return Err(inconsistent(
+                offset,
+                format!("index_id={} on missing table_id={}", index.id, index.table),
+            ));
         }
         debug_assert_eq!(
             self.check_derived(false),

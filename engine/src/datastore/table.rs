@@ -57,14 +57,15 @@ impl Table {
     /// if a row appears twice.
     pub fn from_pages(schema: Arc<TableSchema>, pages: Vec<Page>) -> Option<Self> {
         let mut table = Table::new(schema);
+        let mut entries = Vec::new();
         for (index, page) in pages.into_iter().enumerate() {
             let index = u32::try_from(index).ok()?;
             for (slot, row) in page.slots().iter().enumerate() {
                 let Some(row) = row else { continue };
-                let loc = RowLoc { page: index, slot: u32::try_from(slot).ok()? };
-                if table.rows.insert(Arc::clone(row), loc).is_some() {
-                    return None;
-                }
+                entries.push((
+                    Arc::clone(row),
+                    RowLoc { page: index, slot: u32::try_from(slot).ok()? },
+                ));
                 table.summary.row_count += 1;
                 table.summary.row_bytes += row.len() as u64;
             }
@@ -73,6 +74,15 @@ impl Table {
             }
             table.pages.push_back(Arc::new(page));
         }
+        // Built in key order: each insert lands beside the last one (a
+        // restore of a million rows in page order touched the whole tree
+        // per row), and a row held twice is adjacent to itself.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if entries.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return None;
+        }
+        table.rows = entries.into_iter().collect();
+        assert_eq!(table.rows.len() as u64, table.summary.row_count);
         Some(table)
     }
 
@@ -114,7 +124,6 @@ impl Table {
 
     /// Inserts an encoded row that is not in the table and fits a page.
     pub fn insert(&mut self, row: Arc<[u8]>, offset: u64) {
-        assert!(!self.rows.contains_key(&*row), "insert of a present row");
         let len = row.len();
         let index = self.page_with_room(len);
         let page = Arc::make_mut(&mut self.pages[index as usize]);
@@ -122,7 +131,9 @@ impl Table {
         if !has_space(page) {
             self.with_space.remove(&index);
         }
-        self.rows.insert(row, RowLoc { page: index, slot });
+        // One walk of the index both inserts and checks (the row was absent).
+        let previous = self.rows.insert(row, RowLoc { page: index, slot });
+        assert!(previous.is_none(), "insert of a present row");
         self.summary.row_count += 1;
         self.summary.row_bytes += len as u64;
     }
@@ -160,22 +171,18 @@ impl Table {
 
     /// Recomputes the summary and the row index from the pages and checks
     /// them against the kept ones. Returns what disagrees.
+    ///
+    /// The index agrees with the pages when every entry names a slot that
+    /// holds exactly its row and the pages hold as many rows as the index
+    /// has entries: entries are distinct rows, so no two name one slot, and
+    /// the map from entries to filled slots is a bijection. That is checked
+    /// by walking the index once, with no search per row.
     pub fn check(&self) -> Result<(), String> {
         let mut summary = TableSummary::default();
-        let mut seen = 0usize;
         for (index, page) in self.pages.iter().enumerate() {
-            for (slot, row) in page.slots().iter().enumerate() {
-                let Some(row) = row else { continue };
+            for row in page.slots().iter().flatten() {
                 summary.row_count += 1;
                 summary.row_bytes += row.len() as u64;
-                let loc = RowLoc { page: index as u32, slot: slot as u32 };
-                if self.rows.get(&**row) != Some(&loc) {
-                    return Err(format!(
-                        "table={} row index disagrees at {loc:?}",
-                        self.schema.name
-                    ));
-                }
-                seen += 1;
             }
             if has_space(page) != self.with_space.contains(&(index as u32)) {
                 return Err(format!(
@@ -184,11 +191,21 @@ impl Table {
                 ));
             }
         }
-        if seen != self.rows.len() {
+        for (row, loc) in &self.rows {
+            let held = self
+                .pages
+                .get(loc.page as usize)
+                .and_then(|page| page.slots().get(loc.slot as usize).and_then(Option::as_ref));
+            if held.is_none_or(|held| held[..] != row[..]) {
+                return Err(format!("table={} row index disagrees at {loc:?}", self.schema.name));
+            }
+        }
+        if summary.row_count != self.rows.len() as u64 {
             return Err(format!(
-                "table={} index has rows={} pages have rows={seen}",
+                "table={} index has rows={} pages have rows={}",
                 self.schema.name,
-                self.rows.len()
+                self.rows.len(),
+                summary.row_count
             ));
         }
         if summary != self.summary {
@@ -240,5 +257,38 @@ mod tests {
         let capacity = table.pages().len() * PAGE_SIZE;
         assert!(used * 10 >= capacity * 7, "pages are at least 70% used: {used}/{capacity}");
         table.check().unwrap();
+    }
+
+    #[test]
+    fn check_finds_every_disagreement_between_index_pages_and_summary() {
+        let mut table = table();
+        for i in 0..300u64 {
+            table.insert(Arc::from(i.to_le_bytes().repeat(4)), i);
+        }
+        table.check().unwrap();
+        let row = |i: u64| -> Arc<[u8]> { Arc::from(i.to_le_bytes().repeat(4)) };
+
+        // An entry naming another row's slot.
+        let mut wrong_slot = table.clone();
+        let other = wrong_slot.rows[&row(1)];
+        wrong_slot.rows.insert(row(0), other);
+        assert!(wrong_slot.check().unwrap_err().contains("row index disagrees"));
+        // An entry naming an empty or a missing slot.
+        let mut dangling = table.clone();
+        dangling.rows.insert(row(0), RowLoc { page: 0, slot: 100_000 });
+        assert!(dangling.check().unwrap_err().contains("row index disagrees"));
+        // A row in a page the index lost.
+        let mut unindexed = table.clone();
+        unindexed.rows.remove(&row(5));
+        assert!(unindexed.check().unwrap_err().contains("index has rows=299 pages have rows=300"));
+        // A summary out of step.
+        let mut summary = table.clone();
+        summary.summary.row_bytes += 1;
+        assert!(summary.check().unwrap_err().contains("summary"));
+        // A free-page set out of step.
+        let mut free = table;
+        let full = (0..free.pages.len() as u32).find(|p| !free.with_space.contains(p)).unwrap();
+        free.with_space.insert(full);
+        assert!(free.check().unwrap_err().contains("free-page set disagrees"));
     }
 }
