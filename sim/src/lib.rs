@@ -94,8 +94,8 @@ mod trace;
 
 pub use fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE, TornFill};
 pub use fs::{
-    CALL_BUDGET_MARKER, CallOutcome, CallRecord, CrashMode, DamageCause, DiskImage, FileImage,
-    FsEvent, FsRecord, FsStats, Happening, NodeId, Op, PowerLossReport, SimFs, View,
+    CALL_BUDGET_MARKER, CallOutcome, CallRecord, Changes, CrashMode, DamageCause, DiskImage,
+    FileImage, FsEvent, FsRecord, FsStats, Happening, NodeId, Op, PowerLossReport, SimFs, View,
 };
 pub use schedule::{CrashTrigger, Decision, PinnedFault, Schedule};
 pub use seed::{Seed, SimRng, Stream};

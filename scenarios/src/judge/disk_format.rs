@@ -159,8 +159,37 @@ pub(crate) fn read_segment(bytes: &[u8]) -> SegmentSummary {
         let end = SegmentEnd::Tail { pos: 0, reason: reason.clone() };
         return SegmentSummary { header: Err(reason), commits: Vec::new(), end };
     }
-    let (commits, end) = walk_commits(bytes);
+    let (commits, end) = walk_commits(bytes, Vec::new(), SEGMENT_HEADER_LEN);
     SegmentSummary { header: Ok(()), commits, end }
+}
+
+/// Reads a segment of which an earlier read returned `earlier`, when the
+/// bytes below `unchanged_below` are still what that read saw (what the
+/// simulated disk says of the file): if its whole commits lie there (a log
+/// only appends), the walk goes on after them instead of verifying them
+/// again. The result is what [`read_segment`] returns (asserted in debug
+/// builds): a commit decodes from its own bytes alone, so the walk's prefix
+/// is a function of the bytes up to where it ended.
+pub(crate) fn read_segment_after(
+    bytes: &[u8],
+    earlier: SegmentSummary,
+    unchanged_below: u64,
+) -> SegmentSummary {
+    let whole_end = whole_commits_end(&earlier);
+    if earlier.header.is_err() || bytes.len() < whole_end || unchanged_below < whole_end as u64 {
+        return read_segment(bytes);
+    }
+    let (commits, end) = walk_commits(bytes, earlier.commits, whole_end);
+    let summary = SegmentSummary { header: Ok(()), commits, end };
+    debug_assert_eq!(summary, read_segment(bytes), "a resumed walk reads what a whole one does");
+    summary
+}
+
+/// Where a segment's last whole commit ends (after the header if it holds
+/// none).
+fn whole_commits_end(summary: &SegmentSummary) -> usize {
+    let end = summary.commits.last().map_or(SEGMENT_HEADER_LEN as u64, |last| last.pos + last.len);
+    usize::try_from(end).expect("a commit lies within bytes in memory")
 }
 
 impl SegmentSummary {
@@ -266,10 +295,13 @@ fn check_segment_header(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Walks the commits after a valid header; see [`read_segment`].
-fn walk_commits(bytes: &[u8]) -> (Vec<CommitSummary>, SegmentEnd) {
-    let mut commits: Vec<CommitSummary> = Vec::new();
-    let mut pos = SEGMENT_HEADER_LEN;
+/// Walks the commits from byte `pos` on (after a valid header), after
+/// `commits`, those before it; see [`read_segment`].
+fn walk_commits(
+    bytes: &[u8],
+    mut commits: Vec<CommitSummary>,
+    mut pos: usize,
+) -> (Vec<CommitSummary>, SegmentEnd) {
     while let Some(rest) = bytes.get(pos..).filter(|rest| !rest.is_empty()) {
         let tail = |reason| SegmentEnd::Tail { pos: pos as u64, reason };
         let commit = match decode_commit(rest, pos as u64) {
@@ -710,6 +742,41 @@ mod tests {
             assert_eq!(summary.commits.len(), 1, "bit={bit}");
             assert!(matches!(summary.end, SegmentEnd::Tail { pos: 50, .. }), "bit={bit}");
         }
+    }
+
+    /// A walk resumed after an earlier read's whole commits finds what a
+    /// whole walk does: after every cut of a log that then grew (its torn
+    /// tail overwritten included), and when the prefix changed below the
+    /// earlier commits' end, which a resumed walk must not trust.
+    #[test]
+    fn a_resumed_walk_reads_what_a_whole_one_does() {
+        let commits =
+            [commit(0, 1, &[b"aaaa"]), commit(1, 1, &[b"bb", b"c"]), commit(3, 1, &[b"d"])];
+        let grown = segment(&commits);
+        let mut resumed = 0;
+        for cut in 0..=grown.len() {
+            let earlier = read_segment(&grown[..cut]);
+            let whole_end = whole_commits_end(&earlier);
+            let after = read_segment_after(&grown, earlier.clone(), cut as u64);
+            assert_eq!(after, read_segment(&grown), "cut={cut}");
+            resumed += usize::from(earlier.header.is_ok() && whole_end <= cut);
+            // A torn tail the engine cut and wrote over: garbage after the
+            // earlier whole commits, then the right bytes in its place.
+            let mut torn = grown[..cut].to_vec();
+            torn.extend_from_slice(&[0xA5; 40]);
+            let earlier = read_segment(&torn);
+            assert_eq!(read_segment_after(&grown, earlier, cut as u64), read_segment(&grown));
+        }
+        assert!(resumed > grown.len() / 2, "most cuts resume: {resumed}");
+
+        // The first commit changed after the earlier read: told so, the
+        // walk starts over and stops at the damage.
+        let earlier = read_segment(&grown);
+        let mut flipped = grown.clone();
+        flipped[SEGMENT_HEADER_LEN + 20] ^= 1;
+        let after = read_segment_after(&flipped, earlier, SEGMENT_HEADER_LEN as u64 + 20);
+        assert_eq!(after, read_segment(&flipped));
+        assert!(after.commits.is_empty(), "{after:?}");
     }
 
     #[test]

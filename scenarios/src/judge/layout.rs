@@ -25,7 +25,7 @@ use faultline_sim::{DiskImage, FileImage, FsRecord, Happening, NodeId, Op, View}
 
 use super::disk_format::{
     ManifestSummary, PageRef, SegmentEnd, SegmentSummary, page_file_name, parse_segment_name,
-    parse_snapshot_dir_name, read_manifest, read_page_header, read_segment,
+    parse_snapshot_dir_name, read_manifest, read_page_header, read_segment, read_segment_after,
 };
 use super::{Checker, Facts, Inspector, Invariant, RunEvent, Violation};
 use crate::plan::TaskStep;
@@ -59,6 +59,11 @@ pub(super) struct Segment {
 #[derive(Debug, Default)]
 pub(super) struct Reads {
     segments: BTreeMap<(NodeId, u64), Arc<SegmentSummary>>,
+    /// The latest read of each segment file, and the version it read: a
+    /// later version that only appended is walked on from where it ended.
+    /// (Not the bytes: holding them would make the simulated disk copy the
+    /// file on its next write.)
+    latest_segment: BTreeMap<NodeId, (u64, Arc<SegmentSummary>)>,
     manifests: BTreeMap<(NodeId, u64), Result<ManifestSummary, String>>,
     pages: BTreeMap<(NodeId, u64, PageRef), Option<String>>,
     snapshots: Option<(Subtree, Arc<Vec<Snapshot>>)>,
@@ -105,9 +110,23 @@ impl Subtree {
 impl Reads {
     fn segment(&mut self, file: &FileImage) -> Arc<SegmentSummary> {
         let key = (file.id, file.version);
-        let summary =
-            self.segments.entry(key).or_insert_with(|| Arc::new(read_segment(&file.bytes)));
-        Arc::clone(summary)
+        if let Some(summary) = self.segments.get(&key) {
+            return Arc::clone(summary);
+        }
+        let summary = Arc::new(match self.latest_segment.remove(&file.id) {
+            Some((version, earlier)) => {
+                // An image shows one version of a file: the earlier one's
+                // entry is dead, and without it the walk extends the
+                // earlier list of commits in place instead of copying it.
+                self.segments.remove(&(file.id, version));
+                let earlier = Arc::unwrap_or_clone(earlier);
+                read_segment_after(&file.bytes, earlier, file.unchanged_below(version))
+            }
+            None => read_segment(&file.bytes),
+        });
+        self.segments.insert(key, Arc::clone(&summary));
+        self.latest_segment.insert(file.id, (file.version, Arc::clone(&summary)));
+        summary
     }
 
     /// The snapshots of `image` as [`snapshots`] reads them with nothing
@@ -139,6 +158,8 @@ impl Reads {
         let live: BTreeSet<(NodeId, u64)> =
             image.files.values().map(|file| (file.id, file.version)).collect();
         self.segments.retain(|key, _| live.contains(key));
+        let files: BTreeSet<NodeId> = image.files.values().map(|file| file.id).collect();
+        self.latest_segment.retain(|id, _| files.contains(id));
         self.manifests.retain(|key, _| live.contains(key));
         self.pages.retain(|(id, version, _), _| live.contains(&(*id, *version)));
     }

@@ -76,9 +76,66 @@ pub(super) struct FileNode {
     pub(super) path_hint: String,
     /// Bumped whenever the durable bytes change: a checker may cache what
     /// it read of them by (file, version).
-    pub(super) durable_version: u64,
+    pub(super) durable_changes: Changes,
     /// Bumped whenever the page cache's bytes change.
-    pub(super) volatile_version: u64,
+    pub(super) volatile_changes: Changes,
+}
+
+/// How many spans of changes [`Changes`] keeps apart.
+const CHANGE_SPANS: usize = 16;
+
+/// One view of a file's bytes: its version, bumped on every change, and
+/// the lowest byte offset its changes may have touched, so that a checker
+/// which read an earlier version knows which prefix it need not read again
+/// (a log only appends).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    version: u64,
+    /// `(last version, lowest offset changed)` of spans of consecutive
+    /// changes, oldest first: the first span covers versions 1 to its
+    /// last, each later one the versions after its predecessor's. When all
+    /// are in use the two oldest merge (their lowest offset the smaller):
+    /// an answer about an old version only gets more cautious.
+    spans: [(u64, u64); CHANGE_SPANS],
+    len: usize,
+}
+
+impl Changes {
+    /// The version: it changes whenever the bytes may have.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Records a change that touched no byte below `lowest`.
+    pub(super) fn record(&mut self, lowest: u64) {
+        self.version += 1;
+        if self.len == CHANGE_SPANS {
+            self.spans[1].1 = self.spans[1].1.min(self.spans[0].1);
+            self.spans.rotate_left(1);
+            self.len -= 1;
+        }
+        self.spans[self.len] = (self.version, lowest);
+        self.len += 1;
+        assert!(
+            self.spans[..self.len].windows(2).all(|pair| pair[0].0 < pair[1].0),
+            "spans of changes are kept in version order"
+        );
+    }
+
+    /// An offset below which the bytes are the same now as at version
+    /// `earlier`: `u64::MAX` if nothing changed since, 0 if `earlier` is
+    /// not one of this view's versions.
+    pub fn unchanged_below(&self, earlier: u64) -> u64 {
+        if earlier >= self.version {
+            return if earlier == self.version { u64::MAX } else { 0 };
+        }
+        self.spans[..self.len]
+            .iter()
+            .filter(|(last, _)| *last > earlier)
+            .map(|(_, lowest)| *lowest)
+            .min()
+            .expect("every version after the first has a span")
+    }
 }
 
 /// Writes `data` at `offset` of `bytes`, growing it with zeros if needed.
@@ -148,7 +205,7 @@ impl FileNode {
     /// once it gets there); a rewrite heals the bad sectors it covers.
     pub(super) fn write(&mut self, offset: u64, lands_at: u64, data: &[u8], site: Site) {
         write_into(Arc::make_mut(&mut self.volatile), offset, data);
-        self.volatile_version += 1;
+        self.volatile_changes.record(offset);
         if !data.is_empty() {
             let healed = sectors(offset, data.len() as u64);
             self.latent.retain(|byte, _| !healed.contains(byte));
@@ -159,8 +216,9 @@ impl FileNode {
 
     /// Puts a truncate (or extension) in the page cache.
     pub(super) fn set_len(&mut self, len: u64) {
+        let lowest = len.min(self.volatile.len() as u64);
         set_len(Arc::make_mut(&mut self.volatile), len);
-        self.volatile_version += 1;
+        self.volatile_changes.record(lowest);
         self.latent.retain(|&byte, _| byte < len);
         self.pending.push(Pending::SetLen { len });
         self.assert_invariant();
@@ -196,14 +254,17 @@ impl FileNode {
     /// of the write did not make it, and what they hold instead); returns
     /// the damage it did if it was misdirected.
     pub(super) fn persist(&mut self, op: &Pending, torn: Option<&TornSectors>) -> Vec<Damaged> {
-        self.durable_version += 1;
         match op {
             Pending::SetLen { len } => {
+                self.durable_changes.record((*len).min(self.durable.len() as u64));
                 set_len(Arc::make_mut(&mut self.durable), *len);
                 self.heal_damage(*len..u64::MAX);
                 Vec::new()
             }
             Pending::Write { offset, lands_at, data, .. } => {
+                // Torn or not, it touches only the bytes it covers where
+                // it lands (see `TornSectors::apply`).
+                self.durable_changes.record(*lands_at);
                 let durable = Arc::make_mut(&mut self.durable);
                 match torn {
                     Some(torn) => torn.apply(durable, *lands_at, data),
@@ -250,7 +311,7 @@ impl FileNode {
         assert!(self.pending.is_empty(), "the power loss settled every pending operation");
         self.stranded.clear();
         self.volatile = Arc::clone(&self.durable);
-        self.volatile_version += 1;
+        self.volatile_changes.record(0);
         self.assert_invariant();
     }
 
@@ -367,5 +428,40 @@ impl TornSectors {
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against every change remembered: an answer is never above the
+    /// lowest offset changed since (the bytes below it really are the
+    /// same), and exact for the versions whose spans have not merged.
+    #[test]
+    fn changes_say_what_prefix_is_unchanged_since_a_version() {
+        let mut changes = Changes::default();
+        assert_eq!(changes.unchanged_below(0), u64::MAX, "no change yet");
+        let mut lowest = Vec::new();
+        for n in 0..100u64 {
+            // Mostly appends, now and then a rewrite from the start.
+            let at = if n % 37 == 36 { 0 } else { n * 10 };
+            changes.record(at);
+            lowest.push(at);
+            let version = changes.version();
+            assert_eq!(version, n + 1);
+            assert_eq!(changes.unchanged_below(version), u64::MAX);
+            assert_eq!(changes.unchanged_below(version + 1), 0, "not a version yet");
+            for earlier in 0..version {
+                let truth = *lowest[earlier as usize..].iter().min().unwrap();
+                let answer = changes.unchanged_below(earlier);
+                assert!(answer <= truth, "v{earlier} of v{version}: {answer} > {truth}");
+                if version - earlier < CHANGE_SPANS as u64 {
+                    assert_eq!(answer, truth, "v{earlier} of v{version}");
+                }
+            }
+        }
+        assert_eq!(changes.unchanged_below(90), 900, "the latest appends are exact");
+        assert_eq!(changes.unchanged_below(50), 0, "the rewrite at v74 is remembered");
     }
 }

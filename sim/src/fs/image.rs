@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::data::FileNode;
+use super::data::{Changes, FileNode};
 use super::decide::Decider;
 use super::disk::Disk;
 use super::namespace::{DirNode, Node, NodeId, ROOT};
@@ -33,6 +33,9 @@ pub struct FileImage {
     /// Changes whenever the bytes this view shows change: what a checker
     /// read of a file can be kept by `(id, version)`.
     pub version: u64,
+    /// The latest changes to this view of the file (see
+    /// [`FileImage::unchanged_below`]).
+    pub changes: Changes,
     /// Its bytes, as the view shows them (bad sectors read back as
     /// stored: a latent error is in `damaged`, not in the bytes).
     pub bytes: Arc<Vec<u8>>,
@@ -42,6 +45,14 @@ pub struct FileImage {
     /// volatile view, only where the page cache does not cover them with
     /// the right bytes).
     pub damaged: Vec<Range<u64>>,
+}
+
+impl FileImage {
+    /// An offset below which these bytes are the same as they were at
+    /// `earlier_version` of the same view of this file (0 when not known).
+    pub fn unchanged_below(&self, earlier_version: u64) -> u64 {
+        self.changes.unchanged_below(earlier_version)
+    }
 }
 
 /// The disk, as one view shows it.
@@ -176,15 +187,16 @@ fn file_image(id: NodeId, file: &FileNode, view: View) -> FileImage {
             let damaged = file.durable_damage();
             FileImage {
                 id,
-                version: file.durable_version,
+                version: file.durable_changes.version(),
+                changes: file.durable_changes,
                 bytes: Arc::clone(&file.durable),
                 damaged,
             }
         }
         View::Volatile => {
             let damaged = file.visible_damage();
-            let version = file.volatile_version;
-            FileImage { id, version, bytes: Arc::clone(&file.volatile), damaged }
+            let (version, changes) = (file.volatile_changes.version(), file.volatile_changes);
+            FileImage { id, version, changes, bytes: Arc::clone(&file.volatile), damaged }
         }
     }
 }

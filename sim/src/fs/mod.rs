@@ -30,7 +30,7 @@ use crate::schedule::{Decision, Schedule};
 use crate::seed::Seed;
 use crate::site::{Focus, Site};
 
-pub use data::DamageCause;
+pub use data::{Changes, DamageCause};
 pub use image::{DiskImage, FileImage, View};
 pub use namespace::NodeId;
 
