@@ -8,7 +8,7 @@
 //!   every transaction back, against a plain sequential read of the same
 //!   files.
 //!
-//! Every measurement runs `FAULTLINE_BENCH_RUNS` times (default 5); the
+//! Every measurement runs `FAULTLINE_BENCH_RUNS` times (default 9); the
 //! medians are reported. The files go under `FAULTLINE_BENCH_DIR` if set,
 //! else under Cargo's target tmpdir (on the disk the build is on, not a
 //! tmpfs). Run: `cargo bench -p faultline-engine --bench commitlog`.
@@ -33,7 +33,7 @@ const TXS_PER_COMMIT: [usize; 3] = [1, 8, 64];
 const SEGMENT_HEADER: &[u8; 16] = b"FLTLOG\0\0\x01\0\x01\0\0\0\0\0";
 
 fn main() {
-    let runs = env_usize("FAULTLINE_BENCH_RUNS", 5);
+    let runs = env_usize("FAULTLINE_BENCH_RUNS", 9);
     let n_commits = env_usize("FAULTLINE_BENCH_COMMITS", 2000);
     let base = bench_dir();
     println!(

@@ -58,21 +58,23 @@ fn main() {
     let built = support::time(|| build(dir.path()));
     println!("built {} transactions in {:.1} s", HISTORY + SUFFIX, built.as_secs_f64());
     let mut restored_from = None;
+    // Each time is the open alone: the database is dropped (a million
+    // rows freed) after the clock stops.
     let snapshot = support::median_of(RUNS, || {
-        support::time(|| {
-            let (db, report) =
-                Database::open(Arc::new(RealFs::new()), dir.path(), options(true)).unwrap();
-            assert_eq!(db.latest().offset(), Some(HISTORY + SUFFIX - 1));
-            restored_from = Some((report.restored_from, report.replayed));
-        })
+        let ((db, report), took) = support::timed(|| {
+            Database::open(Arc::new(RealFs::new()), dir.path(), options(true)).unwrap()
+        });
+        assert_eq!(db.latest().offset(), Some(HISTORY + SUFFIX - 1));
+        restored_from = Some((report.restored_from, report.replayed));
+        took
     });
     let full = support::median_of(RUNS, || {
-        support::time(|| {
-            let (db, report) =
-                Database::open(Arc::new(RealFs::new()), dir.path(), options(false)).unwrap();
-            assert_eq!(db.latest().offset(), Some(HISTORY + SUFFIX - 1));
-            assert_eq!(report.replayed, HISTORY + SUFFIX);
-        })
+        let ((db, report), took) = support::timed(|| {
+            Database::open(Arc::new(RealFs::new()), dir.path(), options(false)).unwrap()
+        });
+        assert_eq!(db.latest().offset(), Some(HISTORY + SUFFIX - 1));
+        assert_eq!(report.replayed, HISTORY + SUFFIX);
+        took
     });
     let (from, replayed) = restored_from.unwrap();
     println!("{:<34} {:>10} {:>14}", "open by", "median", "vs full replay");
@@ -87,5 +89,9 @@ fn main() {
         format!("full replay of {} tx", HISTORY + SUFFIX),
         full.as_secs_f64() * 1e3,
         1.0
+    );
+    println!(
+        "full replay: {:.0} tx/s (the whole open: commitlog verified, every transaction applied, the state checked)",
+        (HISTORY + SUFFIX) as f64 / full.as_secs_f64()
     );
 }

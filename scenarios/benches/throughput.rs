@@ -26,8 +26,18 @@ const SEEDS: u64 = 60;
 const REPEATS: usize = 5;
 
 fn main() {
-    seeds_per_second();
-    sim_against_real();
+    // FAULTLINE_BENCH_ONLY=scaling (say) runs one section, for a profiler.
+    let only = std::env::var("FAULTLINE_BENCH_ONLY").ok();
+    let sections: [(&str, fn()); 3] = [
+        ("seeds_per_second", seeds_per_second),
+        ("scaling", scaling),
+        ("sim_against_real", sim_against_real),
+    ];
+    for (name, section) in sections {
+        if only.as_deref().is_none_or(|only| only == name) {
+            section();
+        }
+    }
 }
 
 fn seeds_per_second() {
@@ -91,6 +101,66 @@ impl Scenario for SameWorkload {
         };
         Plan::builder(seed).workload(workload).restarts(1).build()
     }
+}
+
+/// A workload of `txs` transactions per seed in all (two clients, two
+/// incarnations, a clean restart between them so that the second open
+/// replays the first's history), the default fault-free plan otherwise.
+struct Sized {
+    txs: usize,
+}
+
+impl Scenario for Sized {
+    fn name(&self) -> &str {
+        "scaling"
+    }
+
+    fn summary(&self) -> &str {
+        "bench only: a workload of a given size"
+    }
+
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
+        let workload = WorkloadShape {
+            clients: 2,
+            txs_per_client: self.txs / 4,
+            // The default keeps tables small (64 rows): let them grow with
+            // the workload, so that a big seed is also a big database.
+            rows_per_table_max: self.txs,
+            ..WorkloadShape::default()
+        };
+        Plan::builder(seed).workload(workload).restarts(1).build()
+    }
+}
+
+/// Seeds per second and cost per transaction as the workload per seed
+/// grows: the per-transaction cost should stay flat.
+fn scaling() {
+    println!("## Scaling with transactions per seed (release, one thread)\n");
+    println!(
+        "| txs per seed (asked) | seeds | txs/seed | seeds/s | ms/seed | µs/tx | fs calls/seed |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (txs, seeds) in [(100, 40), (1_000, 8), (10_000, 2)] {
+        let scenario = Sized { txs };
+        let started = Instant::now();
+        let mut stats = RunStats::default();
+        for seed in 0..seeds {
+            let report = run(&scenario, Seed(seed), &RunConfig::default());
+            assert!(!report.outcome.is_failure(), "{:?}", report.outcome);
+            stats.add(&report.stats);
+        }
+        let wall = started.elapsed();
+        let n = stats.runs as f64;
+        println!(
+            "| {txs} | {seeds} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} |",
+            stats.txs_committed as f64 / n,
+            n / wall.as_secs_f64(),
+            wall.as_secs_f64() * 1e3 / n,
+            wall.as_secs_f64() * 1e6 / stats.txs_committed as f64,
+            stats.fs_calls as f64 / n,
+        );
+    }
+    println!();
 }
 
 fn scratch_dir() -> PathBuf {

@@ -34,6 +34,14 @@ pub fn time(f: impl FnOnce()) -> Duration {
     start.elapsed()
 }
 
+/// Times one call of `f`, and returns what it returned (dropped after the
+/// clock stops, so freeing it is not timed).
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let result = f();
+    (result, start.elapsed())
+}
+
 /// Describes the machine for the report: cores and the filesystem of `dir`.
 pub fn machine(dir: &std::path::Path) -> String {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
