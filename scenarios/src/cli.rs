@@ -500,6 +500,11 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
     });
     bar.finish_and_clear();
     eprint!("{}", report::failure_groups_text(&result.failures));
+    if let Some(error) = result.cases.spill_error() {
+        eprintln!(
+            "warning: could not spill the case records to a temporary file ({error}): kept in memory instead"
+        );
+    }
     if let Some(path) = &args.corpus
         && !result.failures.is_empty()
     {
@@ -518,7 +523,7 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
         eprintln!(
             "interrupted by {}: {} cases finished, their results written (marked partial)",
             signal_name(signal),
-            result.results.len()
+            result.cases.len()
         );
         return Ok(Ended::Interrupted(u8::try_from(signal).unwrap_or(127)));
     }
@@ -530,25 +535,35 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
 }
 
 fn emit(args: &RunArgs, result: &crate::SweepReport, shard: Shard) -> Result<(), Usage> {
-    let text = match args.format {
+    let json = match args.format {
         Format::Human => {
             print!("{}", report::summary_table(result));
             print!("{}", report::coverage_table(result));
             return Ok(());
         }
-        Format::Json => report::json(result, &shard.to_string()),
-        Format::Junit => report::junit(result),
+        Format::Json => true,
+        Format::Junit => false,
     };
     eprint!("{}", report::summary_table(result));
     eprint!("{}", report::coverage_table(result));
+    // Streamed to the file or stdout: a million cases are never one
+    // document in memory.
+    let write = |out: &mut dyn std::io::Write| {
+        if json {
+            report::write_json(result, &shard.to_string(), out)
+        } else {
+            report::write_junit(result, out)
+        }
+    };
     match &args.output {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| Usage(format!("{}: {e}", path.display())))
-        }
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        Some(path) => std::fs::File::create(path)
+            .and_then(|mut file| {
+                write(&mut file)?;
+                file.sync_all()
+            })
+            .map_err(|e| Usage(format!("--output {}: {e}", path.display()))),
+        None => write(&mut std::io::stdout().lock())
+            .map_err(|e| Usage(format!("writing the results to stdout: {e}"))),
     }
 }
 

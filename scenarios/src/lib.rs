@@ -30,6 +30,7 @@
 //! println!("{} {}", report.outcome.label(), report.repro_command());
 //! ```
 
+mod case_log;
 pub mod cli;
 pub mod corpus;
 pub mod coverage;
@@ -54,6 +55,7 @@ mod sweep;
 mod trace;
 pub mod workload;
 
+pub use case_log::CaseLog;
 pub use exhaust::{ExhaustReport, StrikeReport, exhaust, exhaust_strikes};
 pub use faultline_sim::{CrashTrigger, Decision, PinnedFault, Schedule};
 pub use judge::{Checker, Facts, Invariant, RunEvent, Violation};

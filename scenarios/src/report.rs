@@ -3,10 +3,12 @@
 //! jobs) that collect shards.
 
 use std::fmt::Write;
+use std::io;
 
 use faultline_sim::FaultClass;
 use serde_json::json;
 
+use crate::case_log::CaseLog;
 use crate::outcome::{FailureKind, RunReport, RunStats};
 use crate::sweep::SweepReport;
 
@@ -314,26 +316,45 @@ fn coverage_json(sweep: &SweepReport) -> serde_json::Value {
     })
 }
 
-/// The sweep as JSON: every case, every failure in full, the counters.
-pub fn json(sweep: &SweepReport, shard: &str) -> String {
-    let cases: Vec<_> = sweep
-        .results
-        .iter()
-        .map(|r| {
-            json!({
-                "scenario": r.scenario,
-                "seed": r.seed.to_string(),
-                "outcome": r.label,
-                "trace_hash": format!("{:#018x}", r.trace_hash),
-                "wall_ms": r.wall.as_secs_f64() * 1e3,
-                "focus": r.focus.map(|f| f.to_string()),
-            })
-        })
-        .collect();
-    let failures: Vec<_> = sweep
-        .failures
-        .iter()
-        .map(|r| {
+/// One case in the json.
+#[derive(serde::Serialize)]
+struct CaseJson<'a> {
+    focus: Option<String>,
+    outcome: &'a str,
+    scenario: &'a str,
+    seed: String,
+    trace_hash: String,
+    wall_ms: f64,
+}
+
+/// Every case of the sweep, streamed from its log as the json is written.
+struct CasesJson<'a>(&'a CaseLog);
+
+impl serde::Serialize for CasesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(usize::try_from(self.0.len()).ok())?;
+        for case in self.0.iter() {
+            let case = case.map_err(|e| S::Error::custom(format!("reading the case log: {e}")))?;
+            seq.serialize_element(&CaseJson {
+                focus: case.focus.map(|f| f.to_string()),
+                outcome: case.label,
+                scenario: &case.scenario,
+                seed: case.seed.to_string(),
+                trace_hash: format!("{:#018x}", case.trace_hash),
+                wall_ms: case.wall.as_secs_f64() * 1e3,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// Every failure in full, each rendered as it is written.
+struct FailuresJson<'a>(&'a [RunReport]);
+
+impl serde::Serialize for FailuresJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|r| {
             let failure = r.outcome.failure().expect("failures fail");
             json!({
                 "scenario": r.scenario,
@@ -348,32 +369,67 @@ pub fn json(sweep: &SweepReport, shard: &str) -> String {
                 "focus": r.focus.map(|f| f.to_string()),
                 "stats": stats_json(&r.stats),
             })
-        })
-        .collect();
-    let scenarios: serde_json::Map<String, serde_json::Value> =
-        sweep.stats.iter().map(|(name, stats)| (name.clone(), stats_json(stats))).collect();
-    let value = json!({
-        "shard": shard,
-        "wall_s": sweep.wall.as_secs_f64(),
-        "stopped_by_time": sweep.stopped_by_time,
-        "partial": sweep.interrupted_by.is_some(),
-        "interrupted_by": sweep.interrupted_by,
-        "cases": cases,
-        "failures": failures,
-        "failure_groups": failure_groups(&sweep.failures)
+        }))
+    }
+}
+
+/// The sweep's json document. Its fields are in name order, as the keys
+/// of every other object in it are.
+#[derive(serde::Serialize)]
+struct SweepJson<'a> {
+    cases: CasesJson<'a>,
+    coverage: serde_json::Value,
+    failure_groups: Vec<serde_json::Value>,
+    failures: FailuresJson<'a>,
+    interrupted_by: Option<usize>,
+    partial: bool,
+    scenarios: serde_json::Map<String, serde_json::Value>,
+    shard: &'a str,
+    stopped_by_time: bool,
+    wall_s: f64,
+}
+
+/// Writes the sweep as JSON: every case, every failure in full, the
+/// counters. The cases stream from the sweep's log (a million-case sweep
+/// is never one document in memory).
+pub fn write_json(sweep: &SweepReport, shard: &str, out: impl io::Write) -> io::Result<()> {
+    let document = SweepJson {
+        cases: CasesJson(&sweep.cases),
+        coverage: coverage_json(sweep),
+        failure_groups: failure_groups(&sweep.failures)
             .iter()
-            .map(|g| json!({
-                "scenario": g.scenario,
-                "kind": g.kind.name(),
-                "count": g.count,
-                "first_seed": g.first.seed.to_string(),
-                "repro": g.first.repro_command(),
-            }))
-            .collect::<Vec<_>>(),
-        "scenarios": scenarios,
-        "coverage": coverage_json(sweep),
-    });
-    serde_json::to_string_pretty(&value).expect("json values serialize")
+            .map(|g| {
+                json!({
+                    "scenario": g.scenario,
+                    "kind": g.kind.name(),
+                    "count": g.count,
+                    "first_seed": g.first.seed.to_string(),
+                    "repro": g.first.repro_command(),
+                })
+            })
+            .collect(),
+        failures: FailuresJson(&sweep.failures),
+        interrupted_by: sweep.interrupted_by,
+        partial: sweep.interrupted_by.is_some(),
+        scenarios: sweep
+            .stats
+            .iter()
+            .map(|(name, stats)| (name.clone(), stats_json(stats)))
+            .collect(),
+        shard,
+        stopped_by_time: sweep.stopped_by_time,
+        wall_s: sweep.wall.as_secs_f64(),
+    };
+    let mut out = io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, &document).map_err(io::Error::from)?;
+    io::Write::flush(&mut out)
+}
+
+/// The sweep as JSON, in memory (see [`write_json`]).
+pub fn json(sweep: &SweepReport, shard: &str) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    write_json(sweep, shard, &mut bytes)?;
+    Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }
 
 fn xml_escape(text: &str) -> String {
@@ -392,55 +448,71 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-/// The sweep as JUnit XML: one test suite per scenario, one test case per
-/// seed.
-pub fn junit(sweep: &SweepReport) -> String {
-    let mut text = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+/// Writes the sweep as JUnit XML: one test suite per scenario, one test
+/// case per seed, streamed from the sweep's case log in one pass (cases and
+/// failures are both sorted by scenario then seed).
+pub fn write_junit(sweep: &SweepReport, out: impl io::Write) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut out = io::BufWriter::new(out);
+    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
     let failures = sweep.failures.len();
     // A sweep a signal stopped says so where every junit reader shows it.
     let name = if sweep.interrupted_by.is_some() { "faultline (partial)" } else { "faultline" };
-    let _ = writeln!(
-        text,
+    writeln!(
+        out,
         "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
-        sweep.results.len(),
+        sweep.cases.len(),
         sweep.wall.as_secs_f64()
-    );
+    )?;
+    let mut cases = sweep.cases.iter().peekable();
+    let mut failed_runs = sweep.failures.iter().peekable();
     for (scenario, stats) in &sweep.stats {
-        let cases: Vec<_> = sweep.results.iter().filter(|r| &r.scenario == scenario).collect();
         let failed = sweep.failures.iter().filter(|r| &r.scenario == scenario).count();
-        let time: f64 = cases.iter().map(|r| r.wall.as_secs_f64()).sum();
-        let _ = writeln!(
-            text,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{time:.3}\">",
+        writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{:.3}\">",
             xml_escape(scenario),
-            stats.runs
-        );
-        for case in cases {
-            let _ = write!(
-                text,
+            stats.runs,
+            sweep.cases.wall_of(scenario).as_secs_f64()
+        )?;
+        while let Some(case) =
+            cases.next_if(|c| c.as_ref().map_or(true, |c| &c.scenario == scenario))
+        {
+            let case = case?;
+            write!(
+                out,
                 "    <testcase classname=\"faultline.{}\" name=\"seed {}\" time=\"{:.3}\"",
                 xml_escape(scenario),
                 case.seed,
                 case.wall.as_secs_f64()
-            );
-            match sweep.failures.iter().find(|r| &r.scenario == scenario && r.seed == case.seed) {
+            )?;
+            let key = (case.scenario.as_str(), case.seed);
+            while failed_runs.next_if(|r| (r.scenario.as_str(), r.seed) < key).is_some() {}
+            match failed_runs.peek().filter(|r| (r.scenario.as_str(), r.seed) == key) {
                 Some(report) => {
                     let failure = report.outcome.failure().expect("failures fail");
-                    let _ = writeln!(
-                        text,
+                    writeln!(
+                        out,
                         ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
                         failure.kind,
                         xml_escape(&failure.to_string()),
                         xml_escape(&failure_text(report))
-                    );
+                    )?;
                 }
-                None => {
-                    let _ = writeln!(text, "/>");
-                }
+                None => writeln!(out, "/>")?,
             }
         }
-        let _ = writeln!(text, "  </testsuite>");
+        writeln!(out, "  </testsuite>")?;
     }
-    text.push_str("</testsuites>\n");
-    text
+    // Every case's scenario has its counters: no case is left unwritten.
+    assert!(cases.next().is_none(), "a logged case of a scenario without counters");
+    writeln!(out, "</testsuites>")?;
+    out.flush()
+}
+
+/// The sweep as JUnit XML, in memory (see [`write_junit`]).
+pub fn junit(sweep: &SweepReport) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    write_junit(sweep, &mut bytes)?;
+    Ok(String::from_utf8(bytes).expect("the junit is UTF-8"))
 }

@@ -14,6 +14,7 @@ use faultline_sim::{Focus, Seed, Stream};
 use parking_lot::{Condvar, Mutex};
 use rand::RngExt;
 
+use crate::case_log::CaseLog;
 use crate::coverage::{Coverage, choose_focus};
 use crate::outcome::{RunReport, RunStats};
 use crate::runner::RunConfig;
@@ -299,7 +300,7 @@ impl Default for SweepConfig {
     }
 }
 
-/// One case's result, small enough to keep for every case.
+/// One case's result, as the sweep logs it for every case.
 #[derive(Clone, Debug)]
 pub struct CaseResult {
     /// The scenario's name.
@@ -319,8 +320,9 @@ pub struct CaseResult {
 /// What a sweep found.
 #[derive(Debug, Default)]
 pub struct SweepReport {
-    /// Every case's result, sorted by scenario then seed.
-    pub results: Vec<CaseResult>,
+    /// Every case's result (read back sorted by scenario then seed), kept
+    /// on disk past a bounded buffer so that a sweep runs in flat memory.
+    pub cases: CaseLog,
     /// The failing runs, whole, sorted by scenario then seed.
     pub failures: Vec<RunReport>,
     /// Counters per scenario.
@@ -365,7 +367,7 @@ impl SweepReport {
         self.coverage.add(&report.coverage);
         self.coverage_by_scenario.entry(report.scenario.clone()).or_default().add(&report.coverage);
         if self.coverage.struck.len() > before {
-            self.growth.push((self.results.len() as u64 + 1, self.coverage.struck.len()));
+            self.growth.push((self.cases.len() + 1, self.coverage.struck.len()));
         }
         self.focused += u64::from(report.focus.is_some());
         self.stats.entry(report.scenario.clone()).or_default().add(&report.stats);
@@ -375,7 +377,7 @@ impl SweepReport {
             .or_default()
             .entry(report.outcome.label())
             .or_default() += 1;
-        self.results.push(CaseResult {
+        self.cases.push(&CaseResult {
             scenario: report.scenario.clone(),
             seed: report.seed,
             label: report.outcome.label(),
@@ -452,7 +454,6 @@ pub fn sweep(
             report.add(result, wall);
         }
     });
-    report.results.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
     report.failures.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
     report.wall = started.elapsed();
     report.interrupted_by = Some(signal()).filter(|s| *s != 0);

@@ -68,8 +68,8 @@ fn directed_search_reaches_more_pairs_and_does_not_depend_on_threads() {
     );
     let alone = sweep(&all, &config(1, Directed::Swarm), &mut |_| {});
     let key = |r: &faultline_scenarios::CaseResult| (r.seed, r.focus, r.trace_hash);
-    let two: Vec<_> = directed.results.iter().map(key).collect();
-    let one: Vec<_> = alone.results.iter().map(key).collect();
+    let two: Vec<_> = directed.cases.to_vec().unwrap().iter().map(key).collect();
+    let one: Vec<_> = alone.cases.to_vec().unwrap().iter().map(key).collect();
     assert_eq!(one, two, "the foci, and so the results, do not depend on jobs");
 }
 

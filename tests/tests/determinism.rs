@@ -36,8 +36,8 @@ fn a_sweep_on_two_threads_prints_the_hashes_a_replay_prints() {
     let all = cases(registry.all().to_vec(), Vec::new(), 100, Some(2), Shard::ALL);
     let config = SweepConfig { jobs: 2, ..SweepConfig::default() };
     let result = sweep(&all, &config, &mut |_| {});
-    assert_eq!(result.results.len(), 2 * registry.all().len());
-    for case in &result.results {
+    assert_eq!(result.cases.len() as usize, 2 * registry.all().len());
+    for case in &result.cases.to_vec().unwrap() {
         let scenario = registry.get(&case.scenario).unwrap();
         let replay = run(
             scenario.as_ref(),

@@ -138,7 +138,7 @@ fn a_user_scenario_with_its_own_generator_and_check_sweeps_beside_the_built_ins(
     let selected = registry.select("wide_rows,torn_tail").unwrap();
     let config = SweepConfig { jobs: 2, ..SweepConfig::default() };
     let result = sweep(&cases(selected, Vec::new(), 0, Some(6), Shard::ALL), &config, &mut |_| {});
-    assert_eq!(result.results.len(), 12);
+    assert_eq!(result.cases.len(), 12);
     let failures: Vec<String> = result.failures.iter().map(report::failure_text).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let wide = &result.stats["wide_rows"];

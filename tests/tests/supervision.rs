@@ -117,9 +117,9 @@ fn workers_give_the_results_of_in_process_runs() {
     let key = |r: &faultline_scenarios::CaseResult| {
         (r.scenario.clone(), r.seed, r.label, r.trace_hash, r.focus.map(|f| f.to_string()))
     };
-    let expected: Vec<_> = in_process.results.iter().map(key).collect();
+    let expected: Vec<_> = in_process.cases.to_vec().unwrap().iter().map(key).collect();
     assert_eq!(expected.len(), registry.all().len() * 4);
-    assert_eq!(supervised.results.iter().map(key).collect::<Vec<_>>(), expected);
+    assert_eq!(supervised.cases.to_vec().unwrap().iter().map(key).collect::<Vec<_>>(), expected);
     assert!(in_process.focused > 0, "directed search aimed some cases: their focus crossed too");
     assert_eq!(supervised.focused, in_process.focused);
     assert_eq!(supervised.stats, in_process.stats);
