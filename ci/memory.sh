@@ -14,6 +14,8 @@ budget="${2:-3600}"
 out=target/memory
 mkdir -p "$out"
 cargo build --release -q -p faultline-scenarios --bin faultline
+# GNU time (Debian's `time` package) for the peak at exit.
+[ -x /usr/bin/time ] || { apt-get install -y -q time >/dev/null || sudo apt-get install -y -q time >/dev/null; }
 scenarios=$(./target/release/faultline list | grep -c '^[a-z]')
 seeds=$(( (cases + scenarios - 1) / scenarios ))
 echo "memory: $seeds seeds x $scenarios scenarios (>= $cases cases), budget $budget s"
@@ -21,10 +23,19 @@ echo "memory: $seeds seeds x $scenarios scenarios (>= $cases cases), budget $bud
 # --verbose prints one line per passing case: their count is the cases
 # done (a failure is printed in full instead: failures are few, and the
 # json has every one).
-./target/release/faultline run --seeds "$seeds" --jobs 2 --time "$budget" --verbose \
+# GNU time reports, at exit, the largest peak RSS of the sweep process and
+# of the workers it waited for: a 5 s sample can miss the json's writing,
+# this cannot.
+/usr/bin/time -f '%M' -o "$out/max_rss_kb" \
+  ./target/release/faultline run --seeds "$seeds" --jobs 2 --time "$budget" --verbose \
   --format json --output "$out/sweep.json" 2>"$out/stderr.log" >/dev/null &
-sweep=$!
-trap 'kill "$sweep" 2>/dev/null || true' EXIT
+timer=$!
+trap 'kill "$timer" 2>/dev/null; pkill -P "$timer" 2>/dev/null || true' EXIT
+sweep=""
+while [ -z "$sweep" ] && kill -0 "$timer" 2>/dev/null; do
+  sleep 0.1
+  sweep=$(pgrep -P "$timer" || true)
+done
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
@@ -42,7 +53,7 @@ while kill -0 "$sweep" 2>/dev/null; do
     "$((main + workers))" >>"$out/samples.tsv"
 done
 trap - EXIT
-wait "$sweep" || echo "memory: the sweep exited with $? (failures are in $out/sweep.json)"
+wait "$timer" || echo "memory: the sweep exited with $? (failures are in $out/sweep.json)"
 
 awk -F'\t' 'NR > 1 {
     if ($5 > peak) peak = $5
@@ -62,3 +73,5 @@ awk -F'\t' 'NR > 1 {
     printf "end: %d cases in %d s: peak RSS %.1f MiB (sweep %.1f, workers %.1f)\n",
       last, secs, peak / 1024, peak_main / 1024, peak_workers / 1024
   }' "$out/samples.tsv"
+awk '{ printf "largest peak RSS of the sweep process or one worker, at exit (json written): %.1f MiB\n", $1 / 1024 }' \
+  "$out/max_rss_kb"
