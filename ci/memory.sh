@@ -38,19 +38,23 @@ while [ -z "$sweep" ] && kill -0 "$timer" 2>/dev/null; do
 done
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The kernel's high-water mark of the sweep process: its peak so far,
+# between samples too.
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-printf 'seconds\tcases\tsweep_rss_kb\tworkers_rss_kb\ttotal_rss_kb\n' >"$out/samples.tsv"
+printf 'seconds\tcases\tsweep_rss_kb\tworkers_rss_kb\ttotal_rss_kb\tsweep_hwm_kb\n' >"$out/samples.tsv"
 start=$(date +%s)
 while kill -0 "$sweep" 2>/dev/null; do
   sleep 5
   done_cases=$(grep -c ' outcome=' "$out/stderr.log" || true)
   main=$(rss_kb "$sweep")
+  hwm=$(hwm_kb "$sweep")
   workers=0
   for child in $(pgrep -P "$sweep" || true); do
     workers=$((workers + $(rss_kb "$child")))
   done
-  printf '%s\t%s\t%s\t%s\t%s\n' "$(( $(date +%s) - start ))" "$done_cases" "$main" "$workers" \
-    "$((main + workers))" >>"$out/samples.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(( $(date +%s) - start ))" "$done_cases" "$main" "$workers" \
+    "$((main + workers))" "$hwm" >>"$out/samples.tsv"
 done
 trap - EXIT
 wait "$timer" || echo "memory: the sweep exited with $? (failures are in $out/sweep.json)"
@@ -59,10 +63,11 @@ awk -F'\t' 'NR > 1 {
     if ($5 > peak) peak = $5
     if ($3 > peak_main) peak_main = $3
     if ($4 > peak_workers) peak_workers = $4
+    if ($6 > hwm) hwm = $6
     for (i = 0; i < 3; i++) {
       if (!said[i] && $2 >= mark[i]) {
-        printf "past %8d cases (%7d done, %5d s): peak RSS %7.1f MiB (sweep %6.1f, workers %6.1f)\n",
-          mark[i], $2, $1, peak / 1024, peak_main / 1024, peak_workers / 1024
+        printf "past %8d cases (%7d done, %5d s): peak RSS %7.1f MiB (sweep %6.1f, workers %6.1f; sweep high-water %6.1f)\n",
+          mark[i], $2, $1, peak / 1024, peak_main / 1024, peak_workers / 1024, hwm / 1024
         said[i] = 1
       }
     }
@@ -70,8 +75,8 @@ awk -F'\t' 'NR > 1 {
   }
   BEGIN { mark[0] = 10000; mark[1] = 100000; mark[2] = 1000000 }
   END {
-    printf "end: %d cases in %d s: peak RSS %.1f MiB (sweep %.1f, workers %.1f)\n",
-      last, secs, peak / 1024, peak_main / 1024, peak_workers / 1024
+    printf "end: %d cases in %d s: peak RSS %.1f MiB (sweep %.1f, workers %.1f; sweep high-water %.1f)\n",
+      last, secs, peak / 1024, peak_main / 1024, peak_workers / 1024, hwm / 1024
   }' "$out/samples.tsv"
 awk '{ printf "largest peak RSS of the sweep process or one worker, at exit (json written): %.1f MiB\n", $1 / 1024 }' \
   "$out/max_rss_kb"
