@@ -20,7 +20,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-use faultline_sim::{Focus, Seed};
+use faultline_sim::{Focus, FsProfile, Seed};
 
 use crate::sweep::CaseResult;
 
@@ -44,6 +44,8 @@ struct Record {
     wall_ns: u64,
     scenario: u16,
     label: u8,
+    /// 0 for none, else the profile's index in `FsProfile::ALL` plus one.
+    fs_profile: u8,
     /// 0 for none, else the focus table's index plus one.
     focus: u16,
 }
@@ -57,7 +59,7 @@ impl Record {
         out.extend_from_slice(&self.wall_ns.to_le_bytes());
         out.extend_from_slice(&self.scenario.to_le_bytes());
         out.push(self.label);
-        out.push(0);
+        out.push(self.fs_profile);
         out.extend_from_slice(&self.focus.to_le_bytes());
         out.extend_from_slice(&[0, 0]);
         assert_eq!(out.len() - start, RECORD_BYTES);
@@ -74,6 +76,7 @@ impl Record {
             wall_ns: u64_at(24),
             scenario: u16_at(32),
             label: bytes[34],
+            fs_profile: bytes[35],
             focus: u16_at(36),
         }
     }
@@ -166,6 +169,7 @@ impl CaseLog {
             wall_ns: u64::try_from(case.wall.as_nanos()).unwrap_or(u64::MAX),
             scenario: u16::try_from(scenario).expect("fewer than 65,536 scenarios"),
             label: u8::try_from(label).expect("fewer than 256 outcome labels"),
+            fs_profile: case.fs_profile.map_or(0, |p| p.index() as u8 + 1),
             focus,
         });
         self.len += 1;
@@ -228,6 +232,7 @@ impl CaseLog {
             trace_hash: record.trace_hash,
             wall: Duration::from_nanos(record.wall_ns),
             focus: record.focus.checked_sub(1).map(|i| self.focuses[usize::from(i)]),
+            fs_profile: record.fs_profile.checked_sub(1).map(|i| FsProfile::ALL[usize::from(i)]),
         }
     }
 
@@ -362,6 +367,7 @@ mod tests {
             trace_hash: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             wall: Duration::from_micros(seed % 1000),
             focus: None,
+            fs_profile: None,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::{
     run_checking_determinism, shrink, sweep,
 };
 use clap::{Parser, Subcommand, ValueEnum};
-use faultline_sim::{CrashMode, Focus, Seed};
+use faultline_sim::{CrashMode, Focus, FsProfile, Seed};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Deterministic simulation testing for faultline's storage engine.
@@ -125,6 +125,18 @@ struct RunArgs {
     /// it fails the case as `harness-abort`); 0: no limit.
     #[arg(long, default_value_t = 4096)]
     worker_memory: u64,
+    /// The filesystem profile a failed fsync behaves like (ext4-ordered,
+    /// ext4-journal, xfs, btrfs, freebsd), for every case; `all`: each
+    /// case's own, drawn from its seed (swarm draws it from its mix).
+    #[arg(long, default_value = "all", value_parser = parse_profile_choice)]
+    fs_profile: ProfileChoice,
+}
+
+/// `--fs-profile` of a sweep.
+#[derive(Clone, Copy, Debug)]
+enum ProfileChoice {
+    All,
+    One(FsProfile),
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,7 +149,7 @@ struct ReplayArgs {
     seed: Option<Seed>,
     /// Replay a regression case (as `faultline shrink --emit` writes it):
     /// its plan from its seed, its schedule pinned, its workload sent.
-    #[arg(long, conflicts_with_all = ["scenario", "seed", "schedule", "crash_at", "strike_at", "clean", "focus"])]
+    #[arg(long, conflicts_with_all = ["scenario", "seed", "schedule", "crash_at", "strike_at", "clean", "focus", "fs_profile"])]
     case: Option<PathBuf>,
     /// Print the plan (every parameter the seed drew) and the whole trace.
     #[arg(long)]
@@ -169,6 +181,10 @@ struct ReplayArgs {
     /// a failure's repro line names it).
     #[arg(long, value_parser = parse_focus)]
     focus: Option<Focus>,
+    /// Run on this filesystem profile instead of the one the seed draws
+    /// (as a failure's repro line names it).
+    #[arg(long, value_parser = parse_profile)]
+    fs_profile: Option<FsProfile>,
     /// Run twice and compare the traces.
     #[arg(long)]
     check_determinism: bool,
@@ -188,6 +204,9 @@ struct ShrinkArgs {
     /// The case's focus, if its repro line names one.
     #[arg(long, value_parser = parse_focus)]
     focus: Option<Focus>,
+    /// The case's filesystem profile, if its repro line names one.
+    #[arg(long, value_parser = parse_profile)]
+    fs_profile: Option<FsProfile>,
     /// Write the minimal case as a regression case (`<scenario>-<seed>.case`)
     /// into this directory: `tests/regressions/cases` makes `cargo test`
     /// replay it.
@@ -244,6 +263,20 @@ fn parse_directed(text: &str) -> Result<Directed, String> {
 
 fn parse_focus(text: &str) -> Result<Focus, String> {
     text.parse()
+}
+
+fn parse_profile(text: &str) -> Result<FsProfile, String> {
+    FsProfile::from_name(text).ok_or_else(|| {
+        let names: Vec<&str> = FsProfile::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown filesystem profile {text:?}: one of {}", names.join(", "))
+    })
+}
+
+fn parse_profile_choice(text: &str) -> Result<ProfileChoice, String> {
+    match text {
+        "all" => Ok(ProfileChoice::All),
+        name => parse_profile(name).map(ProfileChoice::One).map_err(|e| format!("{e}, or all")),
+    }
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -462,7 +495,13 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
         jobs: jobs(args.jobs)?,
         time_budget: args.time.map(Duration::from_secs_f64),
         check_determinism: args.check_determinism,
-        run: RunConfig::default(),
+        run: RunConfig {
+            fs_profile: match args.fs_profile {
+                ProfileChoice::All => None,
+                ProfileChoice::One(profile) => Some(profile),
+            },
+            ..RunConfig::default()
+        },
         directed: args.directed,
         stop: Some(stop_on_signals()?),
         isolation,
@@ -587,6 +626,7 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
         keep_trace: args.trace,
         keep_calls: args.calls,
         focus: args.focus,
+        fs_profile: args.fs_profile,
         ..RunConfig::default()
     };
     let result = if args.check_determinism {
@@ -662,7 +702,8 @@ fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
     {
         return Err(Usage(format!("--emit {}: no such directory", dir.display())));
     }
-    let result = shrink(scenario.as_ref(), args.seed, args.focus, args.runs_max).map_err(Usage)?;
+    let result = shrink(scenario.as_ref(), args.seed, args.focus, args.fs_profile, args.runs_max)
+        .map_err(Usage)?;
     print!("{}", report::failure_text(&result.original));
     println!("before: {}", result.before);
     if !result.reproduced {
@@ -681,6 +722,7 @@ fn shrink_seed(registry: &Registry, args: ShrinkArgs) -> Result<bool, Usage> {
         scenario: args.scenario.clone(),
         seed: args.seed,
         focus: args.focus,
+        fs_profile: result.original.fs_profile.unwrap_or_default(),
         status: corpus::Status::Open,
         failure: failure.map_or(String::new(), |f| f.kind.name().to_owned()),
         schedule: result.minimal.clone(),

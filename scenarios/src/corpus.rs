@@ -280,6 +280,7 @@ mod tests {
             calls: Vec::new(),
             stats: RunStats::default(),
             focus: None,
+            fs_profile: None,
             coverage: crate::coverage::Coverage::default(),
             mode_args: String::new(),
             script: None,

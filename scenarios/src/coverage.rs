@@ -326,7 +326,7 @@ impl Recorder {
                         }
                     }
                 }
-                Happening::Damage { .. } => {}
+                Happening::Damage { .. } | Happening::ErrorReported { .. } => {}
             },
         }
     }

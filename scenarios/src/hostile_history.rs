@@ -1007,6 +1007,7 @@ impl crate::scenario::Scenario for HostileHistoryScenario {
                 ..RunStats::default()
             },
             focus: None,
+            fs_profile: None,
             coverage: crate::coverage::Coverage::default(),
             mode_args: String::new(),
             script: None,

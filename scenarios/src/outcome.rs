@@ -220,6 +220,10 @@ pub struct RunReport {
     /// The strike directed search aimed at a site, if any: part of the
     /// run's identity (its repro names it).
     pub focus: Option<faultline_sim::Focus>,
+    /// The filesystem profile the run's faults struck on (`None`: no
+    /// simulated filesystem, or no plan). Part of the run's identity: its
+    /// repro names it.
+    pub fs_profile: Option<faultline_sim::FsProfile>,
     /// What the run reached: sites, strikes, situations.
     pub coverage: crate::coverage::Coverage,
     /// The replay options that repeat the run's mode (`--crash-at ...`,
@@ -236,6 +240,9 @@ impl RunReport {
         let mut command = repro_command(&self.scenario, self.seed);
         if let Some(focus) = &self.focus {
             command.push_str(&format!(" --focus {focus}"));
+        }
+        if let Some(profile) = self.fs_profile {
+            command.push_str(&format!(" --fs-profile {profile}"));
         }
         command.push_str(&self.mode_args);
         command

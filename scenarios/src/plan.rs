@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use faultline_engine::fs::Fs;
 use faultline_engine::{Database, Options};
-use faultline_sim::{CrashMode, FaultClass, FaultConfig, Seed, SimFs, SimRng};
+use faultline_sim::{CrashMode, FaultClass, FaultConfig, FsProfile, Seed, SimFs, SimRng, Stream};
 use rand::RngExt;
 
 use crate::judge::{Checker, Violation};
@@ -116,7 +116,8 @@ pub struct Plan {
     pub seed: Seed,
     /// The engine's options.
     pub options: Options,
-    /// The faults while the workload runs.
+    /// The faults while the workload runs, and the filesystem profile
+    /// (`faults.profile`) they strike on, which holds for the whole run.
     pub faults: FaultConfig,
     /// Whether faults stay on while a database opens (recovery).
     pub recovery_faults: bool,
@@ -180,6 +181,7 @@ impl Plan {
     /// A builder with every setting at its default, for `seed`.
     pub fn builder(seed: Seed) -> PlanBuilder {
         PlanBuilder {
+            fs_profile: None,
             plan: Plan {
                 seed,
                 options: Options::default(),
@@ -223,7 +225,7 @@ impl Plan {
     }
 
     fn without_faults_or_crashes_keeping_restarts(mut self) -> Plan {
-        self.faults = FaultConfig::none();
+        self.faults = FaultConfig::none().with_profile(self.faults.profile);
         self.recovery_faults = false;
         self.crashes.clear();
         self
@@ -231,7 +233,7 @@ impl Plan {
 
     /// The same plan with no fault and no crash: one incarnation.
     pub fn without_faults_or_crashes(mut self) -> Plan {
-        self.faults = FaultConfig::none();
+        self.faults = FaultConfig::none().with_profile(self.faults.profile);
         self.recovery_faults = false;
         self.crashes.clear();
         self.restarts = 0;
@@ -274,12 +276,13 @@ impl fmt::Display for Plan {
         let fill = self.faults.torn_fill;
         writeln!(
             f,
-            "  faults: {} (torn fill: old={} zeros={} garbage={}); recovery-faults={}",
+            "  faults: {} (torn fill: old={} zeros={} garbage={}); recovery-faults={} fs-profile={}",
             if faults.is_empty() { "none".to_owned() } else { faults.join(" ") },
             fill.old,
             fill.zeros,
             fill.garbage,
-            self.recovery_faults
+            self.recovery_faults,
+            self.faults.profile
         )?;
         writeln!(f, "  workload: {} generator={}", self.workload, self.generator.name())?;
         let crashes: Vec<String> = self.crashes.iter().map(ToString::to_string).collect();
@@ -302,6 +305,7 @@ impl fmt::Display for Plan {
 #[derive(Clone)]
 pub struct PlanBuilder {
     plan: Plan,
+    fs_profile: Option<FsProfile>,
 }
 
 impl fmt::Debug for PlanBuilder {
@@ -317,9 +321,19 @@ impl PlanBuilder {
         self
     }
 
-    /// The faults while the workload runs. Default: none.
+    /// The faults while the workload runs. Default: none. Their `profile`
+    /// is not taken from here: see [`PlanBuilder::fs_profile`].
     pub fn faults(mut self, faults: FaultConfig) -> Self {
         self.plan.faults = faults;
+        self
+    }
+
+    /// The filesystem profile the run's faults strike on. Default: one
+    /// drawn from the seed's own stream, so that a sweep covers every
+    /// profile whatever the scenario (`faultline run --fs-profile` pins
+    /// one for every case instead).
+    pub fn fs_profile(mut self, profile: FsProfile) -> Self {
+        self.fs_profile = Some(profile);
         self
     }
 
@@ -401,7 +415,10 @@ impl PlanBuilder {
 
     /// The plan, or why it cannot run.
     pub fn build(self) -> Result<Plan, PlanError> {
-        let plan = self.plan;
+        let mut plan = self.plan;
+        plan.faults.profile = self
+            .fs_profile
+            .unwrap_or_else(|| FsProfile::draw(&mut plan.seed.rng(Stream::FsProfile)));
         plan.workload.validate()?;
         for (name, value) in [("power-loss-after-failure", plan.power_loss_after_failure)]
             .into_iter()

@@ -31,7 +31,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use faultline_sim::{Focus, Schedule, Seed};
+use faultline_sim::{Focus, FsProfile, Schedule, Seed};
 
 use crate::corpus::Status;
 use crate::outcome::{FailureKind, RunReport};
@@ -48,6 +48,10 @@ pub struct Case {
     pub seed: Seed,
     /// Directed search's focus, if the case had one (it adjusts the plan).
     pub focus: Option<Focus>,
+    /// The filesystem profile it ran on. A case written before profiles
+    /// existed has no `fs-profile` line: it ran on ext4-ordered, the only
+    /// model then.
+    pub fs_profile: FsProfile,
     /// Open (must fail as recorded) or fixed (must pass).
     pub status: Status,
     /// The failure kind's name when it was emitted.
@@ -70,6 +74,7 @@ impl Case {
         if let Some(focus) = &self.focus {
             let _ = writeln!(text, "focus {focus}");
         }
+        let _ = writeln!(text, "fs-profile {}", self.fs_profile);
         let _ = writeln!(text, "status {}", self.status.name());
         let _ = writeln!(text, "failure {}", self.failure);
         if self.schedule.is_empty() {
@@ -101,7 +106,8 @@ impl Case {
             let (key, value) = line
                 .split_once(' ')
                 .ok_or_else(|| format!("line {}: expected `key value`: {line:?}", number + 1))?;
-            const KEYS: [&str; 6] = ["scenario", "seed", "focus", "status", "failure", "schedule"];
+            const KEYS: [&str; 7] =
+                ["scenario", "seed", "focus", "fs-profile", "status", "failure", "schedule"];
             if !KEYS.contains(&key) {
                 return Err(format!(
                     "line {}: unknown key {key:?} (expected one of {KEYS:?})",
@@ -133,6 +139,13 @@ impl Case {
             Some(focus) => Some(focus.1.parse::<Focus>().map_err(|e| at(focus, e.to_string()))?),
             None => None,
         };
+        let fs_profile = match fields.get("fs-profile") {
+            Some(field @ (_, name)) => FsProfile::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = FsProfile::ALL.iter().map(|p| p.name()).collect();
+                at(field, format!("fs-profile {name:?}: one of {names:?}"))
+            })?,
+            None => FsProfile::Ext4Ordered,
+        };
         let (offset, workload) = workload.ok_or("no `workload` line")?;
         let script = workload.parse::<Script>().map_err(|e| {
             // Renumber the script's `line N` from the file's start.
@@ -144,7 +157,7 @@ impl Case {
                 None => e.clone(),
             }
         })?;
-        Ok(Case { scenario, seed, focus, status, failure, schedule, script })
+        Ok(Case { scenario, seed, focus, fs_profile, status, failure, schedule, script })
     }
 
     /// Replays the case: its plan from the seed, its schedule pinned, its
@@ -156,6 +169,7 @@ impl Case {
         let config = RunConfig {
             mode: RunMode::Pinned(self.schedule.clone()),
             focus: self.focus,
+            fs_profile: Some(self.fs_profile),
             script: Some(Arc::new(self.script.clone())),
             keep_trace,
             ..RunConfig::default()
@@ -209,6 +223,7 @@ mod tests {
             scenario: "swarm".to_owned(),
             seed: Seed(42),
             focus: None,
+            fs_profile: FsProfile::Btrfs,
             status: Status::Open,
             failure: "acked-lost".to_owned(),
             schedule: "c12:fsync-error,c30:power-loss+torn".parse().unwrap(),
@@ -218,8 +233,13 @@ mod tests {
         assert_eq!(Case::parse(&text).unwrap(), case, "{text}");
         let broken = text.replace("drop t1", "drop t1 t2");
         let error = Case::parse(&broken).unwrap_err();
-        assert!(error.starts_with("line 11:"), "{error}\n{broken}");
+        assert!(error.starts_with("line 12:"), "{error}\n{broken}");
         assert!(Case::parse(&text.replace("status open", "status maybe")).is_err());
+        let bad_profile = Case::parse(&text.replace("fs-profile btrfs", "fs-profile zfs"));
+        assert!(bad_profile.unwrap_err().starts_with("line 4: fs-profile \"zfs\""));
+        // A case written before profiles existed ran on ext4-ordered.
+        let old = Case::parse(&text.replace("fs-profile btrfs\n", "")).unwrap();
+        assert_eq!(old.fs_profile, FsProfile::Ext4Ordered);
         assert!(Case::parse("scenario swarm\n").unwrap_err().contains("seed"));
     }
 }

@@ -23,6 +23,9 @@ pub fn failure_text(report: &RunReport) -> String {
     let _ = writeln!(text, "FAILED {} seed={} ({})", report.scenario, report.seed, failure.kind);
     let _ = writeln!(text, "  broken: {failure}");
     let _ = writeln!(text, "  at: {:.3} ms simulated", failure.at_ns as f64 / 1e6);
+    if let Some(profile) = report.fs_profile {
+        let _ = writeln!(text, "  fs profile: {profile}");
+    }
     let fired: Vec<String> =
         report.stats.faults.nonzero().map(|(class, n)| format!("{class}={n}")).collect();
     let _ = writeln!(
@@ -181,6 +184,14 @@ pub fn summary_table(sweep: &SweepReport) -> String {
         let _ = write!(text, " {}={}", class, total.faults.get(class));
     }
     let _ = writeln!(text);
+    if !sweep.profiles.is_empty() {
+        let _ = write!(text, "fs profiles (cases, fsync errors, failed):");
+        for (profile, tally) in &sweep.profiles {
+            let fsync_errors = tally.stats.faults.get(FaultClass::FsyncError);
+            let _ = write!(text, " {profile}={}/{fsync_errors}/{}", tally.stats.runs, tally.failed);
+        }
+        let _ = writeln!(text);
+    }
     let _ = writeln!(
         text,
         "wall time {:.1}s{}; {:.1} seeds/s",
@@ -320,6 +331,7 @@ fn coverage_json(sweep: &SweepReport) -> serde_json::Value {
 #[derive(serde::Serialize)]
 struct CaseJson<'a> {
     focus: Option<String>,
+    fs_profile: Option<&'static str>,
     outcome: &'a str,
     scenario: &'a str,
     seed: String,
@@ -338,6 +350,7 @@ impl serde::Serialize for CasesJson<'_> {
             let case = case.map_err(|e| S::Error::custom(format!("reading the case log: {e}")))?;
             seq.serialize_element(&CaseJson {
                 focus: case.focus.map(|f| f.to_string()),
+                fs_profile: case.fs_profile.map(|p| p.name()),
                 outcome: case.label,
                 scenario: &case.scenario,
                 seed: case.seed.to_string(),
@@ -367,6 +380,7 @@ impl serde::Serialize for FailuresJson<'_> {
                 "schedule": r.schedule.to_string(),
                 "repro": r.repro_command(),
                 "focus": r.focus.map(|f| f.to_string()),
+                "fs_profile": r.fs_profile.map(|p| p.name()),
                 "stats": stats_json(&r.stats),
             })
         }))
@@ -383,6 +397,7 @@ struct SweepJson<'a> {
     failures: FailuresJson<'a>,
     interrupted_by: Option<usize>,
     partial: bool,
+    profiles: serde_json::Map<String, serde_json::Value>,
     scenarios: serde_json::Map<String, serde_json::Value>,
     shard: &'a str,
     stopped_by_time: bool,
@@ -411,6 +426,15 @@ pub fn write_json(sweep: &SweepReport, shard: &str, out: impl io::Write) -> io::
         failures: FailuresJson(&sweep.failures),
         interrupted_by: sweep.interrupted_by,
         partial: sweep.interrupted_by.is_some(),
+        profiles: sweep
+            .profiles
+            .iter()
+            .map(|(profile, tally)| {
+                let mut stats = stats_json(&tally.stats);
+                stats["failed"] = json!(tally.failed);
+                (profile.name().to_owned(), stats)
+            })
+            .collect(),
         scenarios: sweep
             .stats
             .iter()

@@ -28,7 +28,7 @@
 
 use std::sync::Arc;
 
-use faultline_sim::{CrashTrigger, Decision, Focus, Schedule, Seed};
+use faultline_sim::{CrashTrigger, Decision, Focus, FsProfile, Schedule, Seed};
 
 use crate::outcome::{FailureKind, RunReport};
 use crate::runner::{RunConfig, RunMode, run};
@@ -82,15 +82,16 @@ pub struct ShrinkReport {
 }
 
 /// Shrinks `scenario` at `seed` (with directed search's `focus`, if the
-/// case had one), making at most `runs_max` runs. Errs if the seed does
-/// not fail.
+/// case had one, and its filesystem profile if pinned), making at most
+/// `runs_max` runs. Errs if the seed does not fail.
 pub fn shrink(
     scenario: &dyn Scenario,
     seed: Seed,
     focus: Option<Focus>,
+    fs_profile: Option<FsProfile>,
     runs_max: usize,
 ) -> Result<ShrinkReport, String> {
-    let config = RunConfig { focus, record_script: true, ..RunConfig::default() };
+    let config = RunConfig { focus, fs_profile, record_script: true, ..RunConfig::default() };
     let original = run(scenario, seed, &config);
     let Some(failure) = original.outcome.failure() else {
         return Err(format!("{} seed {seed} does not fail: nothing to shrink", scenario.name()));
@@ -101,8 +102,16 @@ pub fn shrink(
     let script = original.script.clone().unwrap_or_default();
     let schedule = original.schedule.clone();
     let before = size_of(&script, &schedule, &original);
-    let mut shrinker =
-        Shrinker { scenario, seed, focus, kind: failure.kind, runs: 1, runs_max, best: None };
+    let mut shrinker = Shrinker {
+        scenario,
+        seed,
+        focus,
+        fs_profile,
+        kind: failure.kind,
+        runs: 1,
+        runs_max,
+        best: None,
+    };
     let Some(full) = shrinker.fails(&schedule, &script) else {
         return Ok(ShrinkReport {
             original,
@@ -157,6 +166,8 @@ struct Shrinker<'a> {
     seed: Seed,
     /// The case's focus: it adjusts the plan the pinned runs replay.
     focus: Option<Focus>,
+    /// The filesystem profile pinned, if the case's repro pins one.
+    fs_profile: Option<FsProfile>,
     kind: FailureKind,
     runs: usize,
     runs_max: usize,
@@ -209,6 +220,7 @@ impl Shrinker<'_> {
         let config = RunConfig {
             mode: RunMode::Pinned(schedule.clone()),
             focus: self.focus,
+            fs_profile: self.fs_profile,
             script: Some(Arc::new(script.clone())),
             ..RunConfig::default()
         };

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use faultline_sim::{Focus, Seed, Stream};
+use faultline_sim::{Focus, FsProfile, Seed, Stream};
 use parking_lot::{Condvar, Mutex};
 use rand::RngExt;
 
@@ -315,6 +315,17 @@ pub struct CaseResult {
     pub wall: Duration,
     /// The strike directed search aimed, if any (a replay needs it).
     pub focus: Option<Focus>,
+    /// The filesystem profile it ran on, if simulated.
+    pub fs_profile: Option<FsProfile>,
+}
+
+/// The cases of one filesystem profile.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileTally {
+    /// Their counters (`runs`: how many ran on it).
+    pub stats: RunStats,
+    /// How many of them failed.
+    pub failed: u64,
 }
 
 /// What a sweep found.
@@ -327,6 +338,8 @@ pub struct SweepReport {
     pub failures: Vec<RunReport>,
     /// Counters per scenario.
     pub stats: BTreeMap<String, RunStats>,
+    /// Counters per filesystem profile (simulated cases only).
+    pub profiles: BTreeMap<FsProfile, ProfileTally>,
     /// Outcome labels per scenario: label -> count.
     pub outcomes: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// Wall time of the sweep.
@@ -371,6 +384,11 @@ impl SweepReport {
         }
         self.focused += u64::from(report.focus.is_some());
         self.stats.entry(report.scenario.clone()).or_default().add(&report.stats);
+        if let Some(profile) = report.fs_profile {
+            let tally = self.profiles.entry(profile).or_default();
+            tally.stats.add(&report.stats);
+            tally.failed += u64::from(report.outcome.is_failure());
+        }
         *self
             .outcomes
             .entry(report.scenario.clone())
@@ -384,6 +402,7 @@ impl SweepReport {
             trace_hash: report.trace_hash,
             wall,
             focus: report.focus,
+            fs_profile: report.fs_profile,
         });
         if report.outcome.is_failure() {
             self.failures.push(report);

@@ -110,6 +110,134 @@ impl Default for TornFill {
     }
 }
 
+/// Which filesystem's answer to a failed fsync the simulated one gives
+/// (Rebello et al., "Can Applications Recover from fsync Failures?",
+/// USENIX ATC '20; FreeBSD's buffer cache for the last). Part of the fault
+/// configuration: the same fault strikes differently on each.
+///
+/// | profile | dirty pages after a failed `sync_data` | a read right after | this sync returns | a failed append's size |
+/// |---|---|---|---|---|
+/// | `ext4-ordered` | marked clean, never written | the new data | EIO | grows (zeros on the device) |
+/// | `xfs` | marked clean, never written | the new data | EIO | grows (zeros on the device) |
+/// | `ext4-journal` | marked clean, never written | the new data | `Ok` (the data reached the journal); EIO on the next | grows (zeros on the device) |
+/// | `btrfs` | dropped from the cache | the last durable content | EIO | reverted: a later append leaves a zero hole |
+/// | `freebsd` | dirty again: a retried sync writes them | the new data | EIO | unchanged until written |
+///
+/// On the four Linux profiles the error is recorded on the file (Linux's
+/// `errseq_t`): every handle open when it was recorded reports it once, at
+/// its next `sync_data`; if no handle has reported it yet, a handle opened
+/// later reports it too. A process crash keeps the record (it is the
+/// kernel's), a power loss clears it. On `freebsd` only the failing call
+/// reports. A failed `sync_dir` is the same on every profile: EIO, the
+/// entry operations stay pending.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FsProfile {
+    /// ext4 with `data=ordered` (Linux's default): the model before
+    /// profiles existed.
+    #[default]
+    Ext4Ordered,
+    /// ext4 with `data=journal`.
+    Ext4Journal,
+    /// XFS. Its cells of the table are ext4-ordered's; XFS's shutdown on a
+    /// failed metadata write is not modelled.
+    Xfs,
+    /// Btrfs.
+    Btrfs,
+    /// FreeBSD (UFS): failed pages are dirtied again.
+    FreeBsd,
+}
+
+/// What a failed `sync_data` does to the file's dirty pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirtyAfterFailure {
+    /// Marked clean without reaching the device; the cache keeps serving
+    /// them; the file's size reaches the device (the journal commits the
+    /// inode), the never-written bytes read as zeros there.
+    MarkedClean,
+    /// Dropped from the cache: reads see the device's content and size.
+    Reverted,
+    /// Left dirty: a later sync (or a power loss) may still write them.
+    Redirtied,
+}
+
+/// Which call reports a failed `sync_data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorReport {
+    /// The failing call returns EIO; other handles open on the file report
+    /// it at their next sync (errseq).
+    ThisCall,
+    /// The failing call returns `Ok`; every handle reports EIO at its next
+    /// sync (errseq). The durability the `Ok` promised is void: the bytes
+    /// never reached their place on the device.
+    NextCall,
+    /// Only the failing call returns EIO (no per-file error record).
+    OnlyThisCall,
+}
+
+impl FsProfile {
+    /// Every profile, in a fixed order.
+    pub const ALL: [FsProfile; 5] = [
+        FsProfile::Ext4Ordered,
+        FsProfile::Ext4Journal,
+        FsProfile::Xfs,
+        FsProfile::Btrfs,
+        FsProfile::FreeBsd,
+    ];
+
+    /// A short, stable name (`faultline run --fs-profile NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FsProfile::Ext4Ordered => "ext4-ordered",
+            FsProfile::Ext4Journal => "ext4-journal",
+            FsProfile::Xfs => "xfs",
+            FsProfile::Btrfs => "btrfs",
+            FsProfile::FreeBsd => "freebsd",
+        }
+    }
+
+    /// The profile named `name`.
+    pub fn from_name(name: &str) -> Option<FsProfile> {
+        FsProfile::ALL.into_iter().find(|profile| profile.name() == name)
+    }
+
+    /// The index of this profile in [`FsProfile::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// One profile, uniformly (swarm testing, and the per-seed draw of a
+    /// sweep over every profile).
+    pub fn draw(rng: &mut SimRng) -> FsProfile {
+        FsProfile::ALL[rng.random_range(0..FsProfile::ALL.len())]
+    }
+
+    /// What a failed `sync_data` does to the dirty pages.
+    pub fn dirty_after_failure(self) -> DirtyAfterFailure {
+        match self {
+            FsProfile::Ext4Ordered | FsProfile::Ext4Journal | FsProfile::Xfs => {
+                DirtyAfterFailure::MarkedClean
+            }
+            FsProfile::Btrfs => DirtyAfterFailure::Reverted,
+            FsProfile::FreeBsd => DirtyAfterFailure::Redirtied,
+        }
+    }
+
+    /// Which call reports a failed `sync_data`.
+    pub fn error_report(self) -> ErrorReport {
+        match self {
+            FsProfile::Ext4Ordered | FsProfile::Xfs | FsProfile::Btrfs => ErrorReport::ThisCall,
+            FsProfile::Ext4Journal => ErrorReport::NextCall,
+            FsProfile::FreeBsd => ErrorReport::OnlyThisCall,
+        }
+    }
+}
+
+impl fmt::Display for FsProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How often each fault class fires. Every probability lies in `0.0..=1.0`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultConfig {
@@ -132,6 +260,8 @@ pub struct FaultConfig {
     pub torn_write: f64,
     /// What torn sectors hold. Default: old bytes, zeros or garbage.
     pub torn_fill: TornFill,
+    /// Which filesystem a failed fsync behaves like. Default: ext4-ordered.
+    pub profile: FsProfile,
 }
 
 impl Default for FaultConfig {
@@ -153,6 +283,7 @@ impl FaultConfig {
             lying_fsync: 0.0,
             torn_write: 0.0,
             torn_fill: TornFill::default(),
+            profile: FsProfile::Ext4Ordered,
         }
     }
 
@@ -160,7 +291,10 @@ impl FaultConfig {
     /// one half, at a rate drawn log-uniformly between 1/2000 and 1/50 per
     /// operation; torn writes, when on, tear between 10% and 100% of the
     /// writes that persist at a power loss. A lying fsync is never drawn: it
-    /// voids durability, and only scenarios that ask for it get it.
+    /// voids durability, and only scenarios that ask for it get it. The
+    /// profile stays ext4-ordered: who draws a mix draws it
+    /// ([`FsProfile::draw`]) after whatever it drew from the same stream
+    /// before profiles existed, so those draws stay what they were.
     pub fn swarm(rng: &mut SimRng) -> Self {
         let rate = |rng: &mut SimRng| -> f64 {
             if rng.random_bool(0.5) { 10f64.powf(rng.random_range(-3.3..-1.7)) } else { 0.0 }
@@ -190,6 +324,7 @@ impl FaultConfig {
             lying_fsync: 0.0,
             torn_write,
             torn_fill,
+            profile: FsProfile::Ext4Ordered,
         };
         config.assert_valid();
         config
@@ -238,6 +373,12 @@ impl FaultConfig {
         self
     }
 
+    /// Sets the filesystem profile.
+    pub fn with_profile(mut self, profile: FsProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
     /// Sets what torn sectors may hold; at least one choice must be on.
     pub fn with_torn_fill(mut self, torn_fill: TornFill) -> Self {
         self.torn_fill = torn_fill;
@@ -275,11 +416,15 @@ pub enum Fault {
     },
     /// ENOSPC: the write would have grown the disk past the quota.
     NoSpace,
-    /// EIO from a sync; `dropped_ops` pending writes or entry operations were
-    /// dropped and marked clean without reaching the disk.
+    /// A sync failed: `dropped_ops` pending writes or entry operations did
+    /// not reach the disk (what became of them is the profile's:
+    /// [`FsProfile::dirty_after_failure`]).
     FsyncError {
-        /// How many pending operations were thrown away.
+        /// How many pending operations did not reach the disk.
         dropped_ops: u64,
+        /// Whether the failing call returned `Ok` (ext4-journal): the error
+        /// is reported by a later sync, and the `Ok` was a broken promise.
+        reported_later: bool,
     },
     /// A sync that returned `Ok` and persisted nothing.
     LyingFsync,
@@ -324,7 +469,14 @@ impl fmt::Display for Fault {
         f.write_str(self.class().name())?;
         match self {
             Fault::ShortWrite { written } => write!(f, " written={written}"),
-            Fault::FsyncError { dropped_ops } => write!(f, " dropped-ops={dropped_ops}"),
+            // Unchanged for an error reported at once, so traces recorded
+            // before profiles existed keep their hashes.
+            Fault::FsyncError { dropped_ops, reported_later: false } => {
+                write!(f, " dropped-ops={dropped_ops}")
+            }
+            Fault::FsyncError { dropped_ops, reported_later: true } => {
+                write!(f, " dropped-ops={dropped_ops} reported=later")
+            }
             Fault::ReadBitFlip { byte, bit } => write!(f, " byte={byte} bit={bit}"),
             Fault::MisdirectedWrite { landed_at } => write!(f, " landed-at={landed_at}"),
             Fault::TornWrite { lost_sectors } => write!(f, " lost-sectors={lost_sectors}"),

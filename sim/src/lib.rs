@@ -32,9 +32,10 @@
 //!
 //! Each [`FaultClass`] is off by default and fires with its own probability,
 //! from its own random stream: EIO and short writes, ENOSPC past a quota,
-//! fsync errors that drop a file's dirty data (so a retried fsync succeeds
-//! without persisting it, as on Linux; a directory's failed sync leaves its
-//! entry operations pending, as a journal would), latent bit flips on read
+//! fsync errors (what becomes of the dirty data and which call reports the
+//! error is the configuration's [`FsProfile`]: ext4, XFS, Btrfs, FreeBSD;
+//! a directory's failed sync leaves its entry operations pending, as a
+//! journal would), latent bit flips on read
 //! that persist until the sector is rewritten, misdirected writes, lying
 //! fsyncs, and torn writes at power loss. Every fault that fires is counted
 //! and recorded as an [`FsEvent`] naming the operation, path and offset.
@@ -92,7 +93,10 @@ mod seed;
 mod site;
 mod trace;
 
-pub use fault::{FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts, SECTOR_SIZE, TornFill};
+pub use fault::{
+    DirtyAfterFailure, ErrorReport, FILE_LEN_MAX, Fault, FaultClass, FaultConfig, FaultCounts,
+    FsProfile, SECTOR_SIZE, TornFill,
+};
 pub use fs::{
     CALL_BUDGET_MARKER, CallOutcome, CallRecord, Changes, CrashMode, DamageCause, DiskImage,
     FileImage, FsEvent, FsRecord, FsStats, Happening, NodeId, Op, PowerLossReport, SimFs, View,

@@ -35,6 +35,8 @@ pub enum Stream {
     PowerLoss = 5,
     /// The swarm draw of which fault classes are on, and how often they fire.
     FaultMix = 6,
+    /// Which filesystem profile a plan that does not choose one runs on.
+    FsProfile = 7,
 }
 
 impl Seed {

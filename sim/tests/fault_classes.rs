@@ -171,7 +171,12 @@ fn fsync_error_drops_dirty_data_so_a_retry_succeeds_but_power_loss_loses_it() {
         assert_eq!(fs.fault_counts().get(FaultClass::FsyncError), 1);
         assert_eq!(
             fault_events(&fs),
-            vec![(Op::SyncData, "/f".into(), 0, Fault::FsyncError { dropped_ops: 1 })]
+            vec![(
+                Op::SyncData,
+                "/f".into(),
+                0,
+                Fault::FsyncError { dropped_ops: 1, reported_later: false }
+            )]
         );
 
         fs.crash(CrashMode::PowerLoss);

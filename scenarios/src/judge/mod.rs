@@ -41,7 +41,7 @@ use std::fmt;
 
 use faultline_engine::db::CommitError;
 use faultline_engine::{Database, OpenError, OpenReport};
-use faultline_sim::{CrashMode, DiskImage, FaultClass, FsRecord, Happening, SimFs, View};
+use faultline_sim::{CrashMode, DiskImage, Fault, FsRecord, Happening, SimFs, View};
 
 pub use invariant::{Invariant, Violation};
 pub use snapshots::SnapshotChecker;
@@ -198,7 +198,8 @@ pub struct FaultRecord {
     /// Whether a fault damaged bytes on the device (a misdirected write
     /// reached it, a sector went bad).
     pub damaged: bool,
-    /// Whether a fault voided durability (a lying fsync).
+    /// Whether a fault voided durability (a lying fsync, or a failed one
+    /// that returned `Ok` on ext4-journal).
     pub voided: bool,
 }
 
@@ -213,12 +214,18 @@ impl FaultRecord {
         match &event.happening {
             Happening::Fault(fault) => {
                 self.faults += 1;
-                match fault.class() {
-                    FaultClass::ReadBitFlip => self.damaged = true,
-                    FaultClass::LyingFsync => self.voided = true,
+                match fault {
+                    Fault::ReadBitFlip { .. } => self.damaged = true,
+                    // ext4-journal's failed sync returned Ok: as a lying
+                    // fsync, its promise was broken by the filesystem.
+                    Fault::LyingFsync | Fault::FsyncError { reported_later: true, .. } => {
+                        self.voided = true;
+                    }
                     _ => {}
                 }
             }
+            // The consequence of a fault already counted.
+            Happening::ErrorReported { .. } => {}
             Happening::Damage { .. } => self.damaged = true,
             Happening::PowerLoss(_) | Happening::ProcessCrash => self.crashes += 1,
         }

@@ -38,7 +38,9 @@ use std::time::Duration;
 use faultline_engine::fs::Phase;
 use faultline_engine::fs::{Fs, RealFs};
 use faultline_engine::{Database, OpenReport};
-use faultline_sim::{CrashMode, FaultClass, Focus, Schedule, Seed, SimFs, Stream, Strike};
+use faultline_sim::{
+    CrashMode, FaultClass, Focus, FsProfile, Schedule, Seed, SimFs, Stream, Strike,
+};
 use rand::RngExt;
 
 use crate::coverage::{self, Coverage, Recorder};
@@ -123,6 +125,10 @@ pub struct RunConfig {
     pub script: Option<Arc<Script>>,
     /// Record the workload sent into the report's `script`. Default: off.
     pub record_script: bool,
+    /// The filesystem profile every simulated run uses (`faultline run
+    /// --fs-profile NAME`). Default: none pinned, each plan's own (drawn
+    /// from the seed unless the scenario chooses).
+    pub fs_profile: Option<FsProfile>,
 }
 
 impl Default for RunConfig {
@@ -137,6 +143,7 @@ impl Default for RunConfig {
             focus: None,
             script: None,
             record_script: false,
+            fs_profile: None,
         }
     }
 }
@@ -239,6 +246,9 @@ fn adjust_plan(mut plan: Plan, config: &RunConfig) -> Plan {
     if matches!(config.backend, Backend::Real { .. }) {
         return plan.without_faults();
     }
+    if let Some(profile) = config.fs_profile {
+        plan.faults.profile = profile;
+    }
     if let Some(focus) = &config.focus {
         // A fault aimed inside an open needs faults on while it recovers.
         if focus.site.phases.phases().any(Phase::during_open) {
@@ -302,6 +312,7 @@ pub(crate) fn failure_report(
         calls: Vec::new(),
         stats: RunStats { runs: 1, ..RunStats::default() },
         focus: None,
+        fs_profile: None,
         coverage: Coverage::default(),
         mode_args: String::new(),
         script: None,
@@ -344,6 +355,7 @@ fn finish(
         calls: std::mem::take(&mut world.calls),
         stats: world.stats.clone(),
         focus,
+        fs_profile: world.sim.is_some().then_some(world.plan.faults.profile),
         coverage: std::mem::take(&mut world.coverage).finish(),
         mode_args: String::new(),
         script: world.recorded.take(),

@@ -212,14 +212,18 @@ impl<'a> Supervised<'a> {
             sim_time_max_ns: u64::try_from(run.sim_time_max.as_nanos()).unwrap_or(u64::MAX),
             fs_calls_max: run.fs_calls_max,
             memory_limit: spec.memory_limit,
+            fs_profile: run.fs_profile.map(|p| p.name().to_owned()),
         };
         Supervised { spec, hello, worker: None }
     }
 
     fn run(&mut self, scenario: &Arc<dyn Scenario>, seed: Seed, focus: Option<Focus>) -> RunReport {
+        let pinned_profile =
+            self.hello.fs_profile.as_deref().and_then(faultline_sim::FsProfile::from_name);
         let harness_failure = |kind, detail: String| {
             let mut report = runner::failure_report(scenario.as_ref(), seed, kind, detail);
             report.focus = focus;
+            report.fs_profile = pinned_profile;
             report
         };
         let worker = match self.worker.take() {
@@ -453,7 +457,7 @@ pub fn serve(registry: &Registry) -> Result<(), String> {
         None => return Ok(()),
     };
     limit_self(&hello)?;
-    let base = hello.run_config();
+    let base = hello.run_config()?;
     let mut stdout = protocol_out()?;
     for line in lines {
         let line = line.map_err(|e| format!("reading stdin: {e}"))?;

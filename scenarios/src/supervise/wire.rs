@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use faultline_sim::{Focus, Seed, Site, Strike};
+use faultline_sim::{Focus, FsProfile, Seed, Site, Strike};
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::{Coverage, Gap};
@@ -27,17 +27,24 @@ pub(crate) struct Hello {
     pub(crate) fs_calls_max: u64,
     /// The address space the worker may use, bytes (`None`: no limit).
     pub(crate) memory_limit: Option<u64>,
+    /// [`RunConfig::fs_profile`], by name.
+    pub(crate) fs_profile: Option<String>,
 }
 
 impl Hello {
     /// The base run configuration of every case.
-    pub(crate) fn run_config(&self) -> RunConfig {
-        RunConfig {
+    pub(crate) fn run_config(&self) -> Result<RunConfig, String> {
+        Ok(RunConfig {
             sim_time_max: Duration::from_nanos(self.sim_time_max_ns),
             fs_calls_max: self.fs_calls_max,
+            fs_profile: self.fs_profile.as_deref().map(parse_profile).transpose()?,
             ..RunConfig::default()
-        }
+        })
     }
+}
+
+fn parse_profile(name: &str) -> Result<FsProfile, String> {
+    FsProfile::from_name(name).ok_or_else(|| format!("unknown filesystem profile {name:?}"))
 }
 
 /// One case for a worker to run.
@@ -72,6 +79,7 @@ pub(crate) struct WireReport {
     fired: Vec<String>,
     stats: RunStats,
     focus: Option<String>,
+    fs_profile: Option<String>,
     coverage: WireCoverage,
     mode_args: String,
 }
@@ -119,6 +127,7 @@ impl WireReport {
             fired: report.fired.clone(),
             stats: report.stats.clone(),
             focus: report.focus.map(|f| f.to_string()),
+            fs_profile: report.fs_profile.map(|p| p.name().to_owned()),
             coverage: WireCoverage {
                 calls: coverage.calls.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
                 struck: coverage
@@ -190,6 +199,7 @@ impl WireReport {
             calls: Vec::new(),
             stats: self.stats,
             focus: self.focus.as_deref().map(str::parse).transpose()?,
+            fs_profile: self.fs_profile.as_deref().map(parse_profile).transpose()?,
             coverage,
             mode_args: self.mode_args,
             script: None,

@@ -9,8 +9,8 @@
 //!   first (a misdirected one will land elsewhere on the device, but the
 //!   page cache holds it where it was asked for);
 //! - `stranded` are bytes the page cache holds that the device will never
-//!   get: dirty data a failed fsync dropped (Linux marks it clean and keeps
-//!   serving it), and the right bytes where a misdirected write should have
+//!   get: dirty data a failed fsync marked clean (ext4 and XFS keep serving
+//!   it), and the right bytes where a misdirected write should have
 //!   landed and the old ones where it did. Recomputed as the difference
 //!   between the two views whenever the device and the cache part ways.
 //!
@@ -79,6 +79,21 @@ pub(super) struct FileNode {
     pub(super) durable_changes: Changes,
     /// Bumped whenever the page cache's bytes change.
     pub(super) volatile_changes: Changes,
+    /// The fsync errors recorded on the file (its `errseq_t`).
+    pub(super) errors: ErrorRecord,
+}
+
+/// The fsync errors recorded on a file, as Linux's `errseq_t` keeps them:
+/// a count, and whether any handle has reported the latest. The kernel
+/// holds it: a process crash keeps it, a power loss clears it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct ErrorRecord {
+    /// Errors recorded so far.
+    pub(super) recorded: u64,
+    /// The call the latest one was recorded at.
+    pub(super) failed_at: u64,
+    /// Whether some handle has reported the latest.
+    pub(super) seen: bool,
 }
 
 /// How many spans of changes [`Changes`] keeps apart.
@@ -240,12 +255,34 @@ impl FileNode {
         damage
     }
 
-    /// A failed fsync: the pending operations are dropped and marked clean
-    /// without reaching the device; the cache keeps serving their bytes.
+    /// A failed fsync on ext4 or XFS: the pending operations are marked
+    /// clean without reaching the device, and the cache keeps serving their
+    /// bytes; the file's size does reach it (the journal commits the
+    /// inode), so bytes a failed append never wrote read as zeros there.
     /// Returns how many were dropped.
-    pub(super) fn drop_pending(&mut self) -> u64 {
+    pub(super) fn fail_marked_clean(&mut self) -> u64 {
         let dropped = std::mem::take(&mut self.pending).len() as u64;
+        let len = self.volatile.len() as u64;
+        if dropped > 0 && len != self.durable.len() as u64 {
+            self.persist(&Pending::SetLen { len }, None);
+        }
         self.restrand();
+        self.assert_invariant();
+        dropped
+    }
+
+    /// A failed fsync on Btrfs: the failed (pending) pages are dropped
+    /// from the cache, which serves what it held before them: the device's
+    /// content and size (plus what it already held apart from the device).
+    /// Returns how many were dropped.
+    pub(super) fn fail_reverted(&mut self) -> u64 {
+        let dropped = std::mem::take(&mut self.pending).len() as u64;
+        if dropped > 0 {
+            self.volatile = Arc::new(self.expected_volatile());
+            self.volatile_changes.record(0);
+            let len = self.volatile.len() as u64;
+            self.latent.retain(|&byte, _| byte < len);
+        }
         self.assert_invariant();
         dropped
     }
@@ -312,6 +349,7 @@ impl FileNode {
         self.stranded.clear();
         self.volatile = Arc::clone(&self.durable);
         self.volatile_changes.record(0);
+        self.errors = ErrorRecord::default();
         self.assert_invariant();
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use faultline_engine::fs::{DirEntry, EntryKind};
 
-use crate::fault::{FILE_LEN_MAX, Fault, FaultConfig, FaultCounts};
+use crate::fault::{DirtyAfterFailure, ErrorReport, FILE_LEN_MAX, Fault, FaultConfig, FaultCounts};
 use crate::schedule::PinnedFault;
 use crate::site::Site;
 use crate::trace::TraceHasher;
@@ -41,7 +41,16 @@ pub(super) struct Disk {
     pub(super) log: Vec<FsRecord>,
     pub(super) counts: FaultCounts,
     pub(super) trace: TraceHasher,
+    /// Every live handle: the file's error count it has reported up to
+    /// (Linux's `errseq_t` sample). Cleared at every crash: the process
+    /// and its handles are gone.
+    pub(super) handles: BTreeMap<HandleId, u64>,
+    pub(super) next_handle: u64,
 }
+
+/// One open handle of a file (a file descriptor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) struct HandleId(u64);
 
 fn crash_error(call: u64) -> io::Error {
     io::Error::other(format!("simulated crash: the process died at fs call {call}"))
@@ -98,7 +107,21 @@ impl Disk {
             log: Vec::new(),
             counts: FaultCounts::default(),
             trace: TraceHasher::default(),
+            handles: BTreeMap::new(),
+            next_handle: 1,
         }
+    }
+
+    /// A new handle of file `id`. It samples the file's error record as
+    /// Linux's `errseq_sample` does: an error no handle has reported yet
+    /// is reported by this one too.
+    fn new_handle(&mut self, id: NodeId) -> HandleId {
+        let errors = &self.file(id).errors;
+        let sampled = if errors.seen { errors.recorded } else { 0 };
+        let handle = HandleId(self.next_handle);
+        self.next_handle += 1;
+        self.handles.insert(handle, sampled);
+        handle
     }
 
     pub(super) fn set_config(&mut self, config: FaultConfig) {
@@ -300,21 +323,25 @@ impl Disk {
         self.finish(&call, result)
     }
 
-    pub(super) fn create(&mut self, generation: u64, path: &Path) -> io::Result<NodeId> {
+    pub(super) fn create(
+        &mut self,
+        generation: u64,
+        path: &Path,
+    ) -> io::Result<(NodeId, HandleId)> {
         self.plain(generation, Op::Create, &path.display().to_string(), |disk| {
             let (parent, name) = disk.resolve_new(path)?;
             let id = disk.new_id();
             let node = FileNode { path_hint: path.display().to_string(), ..FileNode::default() };
             disk.files.insert(id, node);
             disk.dir_mut(parent).insert(name, Node::File(id));
-            Ok(id)
+            Ok((id, disk.new_handle(id)))
         })
     }
 
-    pub(super) fn open(&mut self, generation: u64, path: &Path) -> io::Result<NodeId> {
+    pub(super) fn open(&mut self, generation: u64, path: &Path) -> io::Result<(NodeId, HandleId)> {
         self.plain(generation, Op::Open, &path.display().to_string(), |disk| {
             match lookup(&disk.dirs, path)? {
-                Node::File(id) => Ok(id),
+                Node::File(id) => Ok((id, disk.new_handle(id))),
                 Node::Dir(_) => Err(io::Error::new(
                     io::ErrorKind::IsADirectory,
                     format!("{}: is a directory", path.display()),
@@ -436,7 +463,7 @@ impl Disk {
                 // stay pending (a journaling filesystem keeps its metadata
                 // in the journal), so a later successful sync_dir persists
                 // them.
-                let fault = Fault::FsyncError { dropped_ops: 0 };
+                let fault = Fault::FsyncError { dropped_ops: 0, reported_later: false };
                 self.fault_on(call, fault);
                 Err(eio("fsync error", &call.path, 0))
             }
@@ -597,6 +624,72 @@ impl Disk {
         self.finish(&call, result)
     }
 
+    /// A failed `sync_data`, as the profile has it (see
+    /// [`crate::FsProfile`]).
+    fn fail_sync_data(&mut self, call: &Call, id: NodeId, handle: HandleId) -> io::Result<()> {
+        let profile = self.decider.config.profile;
+        let file = self.file_mut(id);
+        let dropped_ops = match profile.dirty_after_failure() {
+            DirtyAfterFailure::MarkedClean => file.fail_marked_clean(),
+            DirtyAfterFailure::Reverted => file.fail_reverted(),
+            DirtyAfterFailure::Redirtied => file.pending.len() as u64,
+        };
+        let report = profile.error_report();
+        if report != ErrorReport::OnlyThisCall {
+            file.errors.recorded += 1;
+            file.errors.failed_at = call.index;
+            file.errors.seen = false;
+        }
+        let reported_later = report == ErrorReport::NextCall;
+        self.fault_on(call, Fault::FsyncError { dropped_ops, reported_later });
+        match report {
+            ErrorReport::NextCall => Ok(()),
+            ErrorReport::ThisCall => {
+                self.mark_reported(id, handle);
+                Err(eio("fsync error", &call.path, 0))
+            }
+            ErrorReport::OnlyThisCall => Err(eio("fsync error", &call.path, 0)),
+        }
+    }
+
+    /// Reports, once per handle, an fsync error recorded on the file since
+    /// the handle last reported one (Linux's `errseq_check_and_advance`).
+    fn report_recorded_error(
+        &mut self,
+        call: &Call,
+        id: NodeId,
+        handle: HandleId,
+    ) -> io::Result<()> {
+        let errors = self.file(id).errors;
+        let sampled = *self.handles.get(&handle).expect("a live handle is registered");
+        if errors.recorded <= sampled {
+            return Ok(());
+        }
+        self.mark_reported(id, handle);
+        let event = FsEvent {
+            op_index: call.index,
+            generation: self.generation,
+            op: call.op,
+            site: call.site,
+            path: call.path.clone(),
+            offset: 0,
+            len: 0,
+            happening: Happening::ErrorReported { failed_at: errors.failed_at },
+        };
+        self.record(event);
+        Err(io::Error::other(format!(
+            "{}: simulated fsync error (EIO) recorded at fs call {}, reported now",
+            call.path, errors.failed_at
+        )))
+    }
+
+    fn mark_reported(&mut self, id: NodeId, handle: HandleId) {
+        let errors = &mut self.files.get_mut(&id).expect("an open handle's file exists").errors;
+        errors.seen = true;
+        let recorded = errors.recorded;
+        self.handles.insert(handle, recorded);
+    }
+
     fn apply_set_len(&mut self, call: &Call, id: NodeId, len: u64) -> io::Result<()> {
         if let Err(error) = check_file_end(&call.path, len, 0) {
             self.crash_verdict(call)?;
@@ -619,30 +712,29 @@ impl Disk {
         }
     }
 
-    pub(super) fn sync_data(&mut self, generation: u64, id: NodeId) -> io::Result<()> {
+    pub(super) fn sync_data(
+        &mut self,
+        generation: u64,
+        id: NodeId,
+        handle: HandleId,
+    ) -> io::Result<()> {
         let path = self.handle_path(generation, id)?;
         let call = self.begin(generation, Op::SyncData, &path, 0, 0)?;
-        let result = self.apply_sync_data(&call, id);
+        let result = self.apply_sync_data(&call, id, handle);
         self.finish(&call, result)
     }
 
-    fn apply_sync_data(&mut self, call: &Call, id: NodeId) -> io::Result<()> {
+    fn apply_sync_data(&mut self, call: &Call, id: NodeId, handle: HandleId) -> io::Result<()> {
         match self.verdict(call, 0, false)? {
             Verdict::Proceed => {
                 let damage = self.file_mut(id).sync();
                 self.record_damage(id, call.index, call.site, damage);
                 self.stats.syncs += 1;
-                Ok(())
+                // The data reached the device; an error recorded on the
+                // file that this handle has not reported is reported now.
+                self.report_recorded_error(call, id, handle)
             }
-            Verdict::Fault(PinnedFault::FsyncError) => {
-                // Linux: the pages that failed to write are marked clean and
-                // dropped from the dirty list; the page cache still serves
-                // them.
-                let dropped_ops = self.file_mut(id).drop_pending();
-                let fault = Fault::FsyncError { dropped_ops };
-                self.fault_on(call, fault);
-                Err(eio("fsync error", &call.path, 0))
-            }
+            Verdict::Fault(PinnedFault::FsyncError) => self.fail_sync_data(call, id, handle),
             Verdict::Fault(PinnedFault::LyingFsync) => {
                 self.fault_on(call, Fault::LyingFsync);
                 Ok(())

@@ -35,7 +35,7 @@ pub use image::{DiskImage, FileImage, View};
 pub use namespace::NodeId;
 
 use decide::Decider;
-use disk::Disk;
+use disk::{Disk, HandleId};
 
 /// The marker of the panic a call past the call budget raises
 /// ([`SimFs::set_call_budget`]): the harness reports it as a hang.
@@ -180,6 +180,13 @@ pub enum Happening {
         /// Meant for here, or landed here.
         cause: DamageCause,
     },
+    /// A sync reported an fsync error recorded on its file earlier (at
+    /// another handle's failed sync, or at one that returned `Ok` on
+    /// ext4-journal): not a new fault, the consequence of one.
+    ErrorReported {
+        /// The call whose failure it reports.
+        failed_at: u64,
+    },
 }
 
 /// One fault, crash or damage, with the call, path and offset it struck.
@@ -237,6 +244,9 @@ impl fmt::Display for FsEvent {
                     DamageCause::MisdirectedTo => "misdirected-to",
                 };
                 write!(f, "damage={cause} file={}", file.get())
+            }
+            Happening::ErrorReported { failed_at } => {
+                write!(f, "error-reported failed-at={failed_at}")
             }
         }
     }
@@ -323,6 +333,7 @@ struct SimFile {
     disk: Arc<Mutex<Disk>>,
     generation: u64,
     id: NodeId,
+    handle: HandleId,
 }
 
 impl fmt::Debug for SimFile {
@@ -513,20 +524,21 @@ impl SimFs {
         SimFs { disk: Arc::new(Mutex::new(forked)), generation: 0 }
     }
 
-    fn file(&self, id: NodeId) -> Box<dyn File> {
-        Box::new(SimFile { disk: Arc::clone(&self.disk), generation: self.generation, id })
+    fn file(&self, (id, handle): (NodeId, HandleId)) -> Box<dyn File> {
+        let disk = Arc::clone(&self.disk);
+        Box::new(SimFile { disk, generation: self.generation, id, handle })
     }
 }
 
 impl Fs for SimFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let id = self.disk.lock().create(self.generation, path)?;
-        Ok(self.file(id))
+        let opened = self.disk.lock().create(self.generation, path)?;
+        Ok(self.file(opened))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
-        let id = self.disk.lock().open(self.generation, path)?;
-        Ok(self.file(id))
+        let opened = self.disk.lock().open(self.generation, path)?;
+        Ok(self.file(opened))
     }
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {
@@ -568,6 +580,6 @@ impl File for SimFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.disk.lock().sync_data(self.generation, self.id)
+        self.disk.lock().sync_data(self.generation, self.id, self.handle)
     }
 }

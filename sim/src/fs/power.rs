@@ -54,6 +54,7 @@ impl Disk {
             }
         };
         self.generation += 1;
+        self.handles.clear();
         let event = FsEvent {
             op_index: call,
             generation: self.generation,
