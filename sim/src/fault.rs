@@ -128,8 +128,14 @@ impl Default for TornFill {
 /// its next `sync_data`; if no handle has reported it yet, a handle opened
 /// later reports it too. A process crash keeps the record (it is the
 /// kernel's), a power loss clears it. On `freebsd` only the failing call
-/// reports. A failed `sync_dir` is the same on every profile: EIO, the
-/// entry operations stay pending.
+/// reports.
+///
+/// A failed `sync_dir` (a metadata write: the journal or log) returns EIO
+/// and leaves the entry operations pending, except on `xfs`, which shuts
+/// the filesystem down on a log I/O error: every later call fails with EIO
+/// until the machine restarts, and at that remount nothing the page cache
+/// held reaches the device (pending data and entry operations are lost,
+/// whatever the crash).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FsProfile {
     /// ext4 with `data=ordered` (Linux's default): the model before
@@ -138,8 +144,8 @@ pub enum FsProfile {
     Ext4Ordered,
     /// ext4 with `data=journal`.
     Ext4Journal,
-    /// XFS. Its cells of the table are ext4-ordered's; XFS's shutdown on a
-    /// failed metadata write is not modelled.
+    /// XFS: for file data, ext4-ordered's cells; a failed directory sync
+    /// shuts it down.
     Xfs,
     /// Btrfs.
     Btrfs,
@@ -220,6 +226,12 @@ impl FsProfile {
             FsProfile::Btrfs => DirtyAfterFailure::Reverted,
             FsProfile::FreeBsd => DirtyAfterFailure::Redirtied,
         }
+    }
+
+    /// Whether a failed `sync_dir` (a log write) shuts the filesystem down
+    /// until the machine restarts (XFS's forced shutdown).
+    pub fn shuts_down_on_failed_dir_sync(self) -> bool {
+        self == FsProfile::Xfs
     }
 
     /// Which call reports a failed `sync_data`.

@@ -58,7 +58,8 @@ fn a_pinned_profile_holds_for_every_case_and_changes_what_a_failed_fsync_does() 
 
 /// Per profile: the fsync-error scenarios pass (nothing acknowledged lost,
 /// every recovery a prefix), fsync errors fired, and the engine poisoned on
-/// them; on ext4-journal, late errors were reported and poisoned too.
+/// them; on ext4-journal, late errors were reported and poisoned too; on
+/// XFS, calls after a shutdown were refused and the machine came back.
 #[test]
 fn the_engine_keeps_every_acknowledged_transaction_on_every_profile() {
     for profile in FsProfile::ALL {
@@ -91,5 +92,25 @@ fn the_engine_keeps_every_acknowledged_transaction_on_every_profile() {
         } else {
             assert_eq!(reported_later, 0, "{profile}: only ext4-journal reports later");
         }
+        if profile == FsProfile::Xfs {
+            // A failed directory sync shut it down: later calls refused.
+            assert!(late_reports > 0, "{profile}: no call refused after a shutdown");
+        }
     }
+}
+
+/// Found by a 90 s XFS sweep: a snapshot's directory sync failed and shut
+/// the filesystem down, then the workload ended and the process restarted
+/// without a crash. Its open met only refused calls; the runner must take
+/// that as an open that failed on a fault (and bring the machine down,
+/// which remounts it), not as a healthy history refused.
+#[test]
+fn an_open_on_a_shut_down_xfs_fails_on_the_fault_and_the_remount_recovers() {
+    let config = RunConfig { fs_profile: Some(FsProfile::Xfs), ..RunConfig::default() };
+    let report = run_case("incremental_snapshots", 0x639e_b20b_ac50_cd68, &config);
+    assert!(!report.outcome.is_failure(), "{:?}", report.outcome);
+    let fired = report.fired.join("\n");
+    assert!(fired.contains("sync-dir") && fired.contains("fault=fsync-error"), "{fired}");
+    assert!(fired.contains("error-reported"), "calls after the shutdown were refused: {fired}");
+    assert!(report.stats.crashes >= 1, "the machine went down and came back");
 }

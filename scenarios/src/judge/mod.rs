@@ -195,6 +195,9 @@ pub struct FaultRecord {
     pub faults: u64,
     /// Crashes.
     pub crashes: u64,
+    /// Calls that reported an earlier fault (an fsync error recorded on
+    /// the file, a filesystem shut down by one).
+    pub reported: u64,
     /// Whether a fault damaged bytes on the device (a misdirected write
     /// reached it, a sector went bad).
     pub damaged: bool,
@@ -204,9 +207,10 @@ pub struct FaultRecord {
 }
 
 impl FaultRecord {
-    /// Faults plus crashes: a step during which this stays put met none.
+    /// Faults, crashes and calls that reported an earlier fault: a step
+    /// during which this stays put met none.
     pub fn marks(&self) -> u64 {
-        self.faults + self.crashes
+        self.faults + self.crashes + self.reported
     }
 
     fn observe(&mut self, record: &FsRecord) {
@@ -224,8 +228,8 @@ impl FaultRecord {
                     _ => {}
                 }
             }
-            // The consequence of a fault already counted.
-            Happening::ErrorReported { .. } => {}
+            // The consequence of a fault already counted, met by this call.
+            Happening::ErrorReported { .. } => self.reported += 1,
             Happening::Damage { .. } => self.damaged = true,
             Happening::PowerLoss(_) | Happening::ProcessCrash => self.crashes += 1,
         }

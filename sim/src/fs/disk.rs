@@ -46,6 +46,9 @@ pub(super) struct Disk {
     /// and its handles are gone.
     pub(super) handles: BTreeMap<HandleId, u64>,
     pub(super) next_handle: u64,
+    /// The call whose failure shut the filesystem down (XFS), until the
+    /// next crash remounts it.
+    pub(super) shut_down_at: Option<u64>,
 }
 
 /// One open handle of a file (a file descriptor).
@@ -109,6 +112,7 @@ impl Disk {
             trace: TraceHasher::default(),
             handles: BTreeMap::new(),
             next_handle: 1,
+            shut_down_at: None,
         }
     }
 
@@ -158,7 +162,28 @@ impl Disk {
         self.trace.u64(offset);
         self.trace.u64(len);
         let site = Site::here(op);
-        Ok(Call { index, generation, op, site, path: path.to_owned(), offset, len })
+        let call = Call { index, generation, op, site, path: path.to_owned(), offset, len };
+        if let Some(failed_at) = self.shut_down_at {
+            // A shut-down filesystem serves nothing; the machine may still
+            // go down instead.
+            self.crash_verdict(&call)?;
+            let event = FsEvent {
+                op_index: index,
+                generation,
+                op,
+                site,
+                path: call.path.clone(),
+                offset,
+                len,
+                happening: Happening::ErrorReported { failed_at },
+            };
+            self.record(event);
+            let error = io::Error::other(format!(
+                "{path}: simulated EIO: the filesystem shut down at fs call {failed_at}"
+            ));
+            return self.finish(&call, Err(error));
+        }
+        Ok(call)
     }
 
     /// Asks the decider what happens to `call` (`len`: the bytes it moves;
@@ -462,9 +487,12 @@ impl Disk {
                 // Unlike file data, entry operations are not dropped: they
                 // stay pending (a journaling filesystem keeps its metadata
                 // in the journal), so a later successful sync_dir persists
-                // them.
+                // them; unless the filesystem shuts down (XFS).
                 let fault = Fault::FsyncError { dropped_ops: 0, reported_later: false };
                 self.fault_on(call, fault);
+                if self.decider.config.profile.shuts_down_on_failed_dir_sync() {
+                    self.shut_down_at = Some(call.index);
+                }
                 Err(eio("fsync error", &call.path, 0))
             }
             Verdict::Fault(PinnedFault::LyingFsync) => {

@@ -2,7 +2,9 @@
 //! each file's and each directory's pending operations, a seeded choice
 //! (none, a prefix, or a subset: a disk with a write cache reorders), may
 //! tear the writes that persist at 512-byte sectors, and forgets whatever
-//! is no longer reachable from a durable directory entry.
+//! is no longer reachable from a durable directory entry. A filesystem
+//! that shut down (XFS) loses every pending operation and its cache at
+//! whatever crash comes next: that crash's restart is its remount.
 
 use std::collections::BTreeSet;
 
@@ -43,6 +45,9 @@ impl Disk {
     /// Crashes the simulated machine now; `torn`: whether writes that
     /// persist at a power loss may tear. Every handle dies.
     pub(super) fn crash(&mut self, mode: CrashMode, torn: bool, call: u64, site: Site, path: &str) {
+        if self.shut_down_at.take().is_some() {
+            self.remount_after_shutdown();
+        }
         let happening = match mode {
             CrashMode::ProcessCrash => {
                 self.stats.process_crashes += 1;
@@ -66,6 +71,21 @@ impl Disk {
             happening,
         };
         self.record(event);
+    }
+
+    /// The machine comes back after a shutdown (XFS): nothing the page
+    /// cache held reached the device after it, so every pending operation
+    /// is lost and the cache with it, whatever the crash.
+    fn remount_after_shutdown(&mut self) {
+        for file in self.files.values_mut() {
+            file.pending.clear();
+            file.lose_cache();
+        }
+        for dir in self.dirs.values_mut() {
+            dir.pending.clear();
+            dir.volatile = dir.durable.clone();
+        }
+        self.collect_unreachable();
     }
 
     /// Throws the page cache away (see the module documentation).
