@@ -14,11 +14,15 @@
 #   3. ci/shrink-planted.sh: planted bugs 11 and 16 taken from a failing
 #      seed through shrink and emit to a regression case that cargo test
 #      fails with the bug and passes without.
+#   4. ci/lazyfs.sh: real power cuts and torn writes on LazyFS for
+#      LAZYFS_CYCLES cycles (default 1000) or LAZYFS_SECONDS (default 900),
+#      when a LazyFS source is at LAZYFS_SOURCE (default ../shared/lazyfs,
+#      beside the repo); skipped, saying so, when there is none.
 #
 # Failing cases go to results/corpus.tsv (one per scenario, kind and first
 # invariant), never into the source tree; a CI system collects results/ and
 # fuzz/artifacts/. Exit 1 if the sweep failed, a fuzz target found a crash,
-# or the shrink check failed.
+# the shrink check failed, or the LazyFS loop failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sweep_seconds="${SWEEP_SECONDS:-1800}"
@@ -47,4 +51,11 @@ if [ "$fuzz_seconds" -gt 0 ]; then
   done
 fi
 bash ci/shrink-planted.sh 11 16 || status=1
+
+lazyfs_source="${LAZYFS_SOURCE:-../shared/lazyfs}"
+if [ -d "$lazyfs_source" ]; then
+  bash ci/lazyfs.sh "$lazyfs_source" "${LAZYFS_CYCLES:-1000}" "${LAZYFS_SECONDS:-900}" || status=1
+else
+  echo "nightly: no LazyFS source at $lazyfs_source: the LazyFS power-loss loop is skipped"
+fi
 exit "$status"

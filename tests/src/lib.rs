@@ -3,4 +3,5 @@
 
 pub mod broken_fs;
 pub mod kill;
+pub mod lazyfs;
 pub mod misbehaving;
