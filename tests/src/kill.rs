@@ -97,6 +97,21 @@ pub struct KillReport {
     pub restored_from_snapshot: u64,
 }
 
+impl KillReport {
+    /// Adds a later batch's counts; `acked` and `recovered` become the
+    /// batch's (each batch has a database of its own).
+    pub fn add(&mut self, batch: &KillReport) {
+        self.cycles += batch.cycles;
+        self.kills += batch.kills;
+        self.died_of_fault += batch.died_of_fault;
+        self.during_rotation += batch.during_rotation;
+        self.during_snapshot += batch.during_snapshot;
+        self.restored_from_snapshot += batch.restored_from_snapshot;
+        self.acked = batch.acked;
+        self.recovered = batch.recovered;
+    }
+}
+
 /// Where the driver was when it died, from the last line it printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {

@@ -640,6 +640,24 @@ pub struct PowerCutCounts {
     pub recovery_time: Duration,
 }
 
+impl PowerCutCounts {
+    /// Adds a later batch's counts and times.
+    pub fn add(&mut self, batch: &PowerCutCounts) {
+        self.power_cuts += batch.power_cuts;
+        self.torn_op_armed += batch.torn_op_armed;
+        self.torn_op_fired += batch.torn_op_fired;
+        self.torn_seq_armed += batch.torn_seq_armed;
+        self.torn_seq_fired += batch.torn_seq_fired;
+        self.torn_op_on_header += batch.torn_op_on_header;
+        self.torn_unarmed += batch.torn_unarmed;
+        self.lazyfs_died_unexplained += batch.lazyfs_died_unexplained;
+        self.remounts += batch.remounts;
+        self.driver_time += batch.driver_time;
+        self.power_cut_time += batch.power_cut_time;
+        self.recovery_time += batch.recovery_time;
+    }
+}
+
 /// The kill loop's hooks on LazyFS: each cycle ends in a power cut. One
 /// cycle in five tears a write to the segment being appended (torn-op),
 /// one in five a sequence of two (torn-seq), from the aimed moment on;

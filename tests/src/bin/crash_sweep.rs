@@ -36,12 +36,7 @@ fn main() {
     let mut batch = 0;
     while total.kills < kills && start.elapsed() < budget {
         let report = kill_loop(&driver, &dir, seed + batch, 10.min(kills - total.kills));
-        total.kills += report.kills;
-        total.during_rotation += report.during_rotation;
-        total.during_snapshot += report.during_snapshot;
-        total.restored_from_snapshot += report.restored_from_snapshot;
-        total.acked = report.acked;
-        total.recovered = report.recovered;
+        total.add(&report);
         batch += 1;
         // Each batch writes a new database: a new seed means a new workload.
         std::fs::remove_dir_all(&dir).expect("clear the database");

@@ -76,12 +76,12 @@ fn run(args: &Args) -> i32 {
         let mut hooks = PowerCuts::new(&mut lazyfs, seed);
         let result = cycle_loop(&driver, &args.dir, seed, cycles, &mut hooks);
         hooks.end_of_loop();
-        add_counts(&mut totals.cuts, &hooks.counts);
+        totals.cuts.add(&hooks.counts);
         let report = match result {
             Ok(report) => report,
             Err(error) => return failed(args, &totals, &error),
         };
-        add_report(&mut totals.kill, &report);
+        totals.kill.add(&report);
         totals.batches += 1;
         if let Err(error) = watch_cache(&mut lazyfs, &mut totals) {
             eprintln!("lazyfs_sweep: {error}");
@@ -176,32 +176,6 @@ fn print_report(totals: &Totals, mounts: u64, elapsed: Duration) {
         "lazyfs: acked-lost=0: every acknowledged transaction survived every power cut; \
          every recovery matched the model of a prefix"
     );
-}
-
-fn add_report(total: &mut KillReport, report: &KillReport) {
-    total.cycles += report.cycles;
-    total.kills += report.kills;
-    total.died_of_fault += report.died_of_fault;
-    total.during_rotation += report.during_rotation;
-    total.during_snapshot += report.during_snapshot;
-    total.restored_from_snapshot += report.restored_from_snapshot;
-    total.acked = report.acked;
-    total.recovered = report.recovered;
-}
-
-fn add_counts(total: &mut PowerCutCounts, counts: &PowerCutCounts) {
-    total.power_cuts += counts.power_cuts;
-    total.torn_op_armed += counts.torn_op_armed;
-    total.torn_op_fired += counts.torn_op_fired;
-    total.torn_seq_armed += counts.torn_seq_armed;
-    total.torn_seq_fired += counts.torn_seq_fired;
-    total.torn_op_on_header += counts.torn_op_on_header;
-    total.torn_unarmed += counts.torn_unarmed;
-    total.lazyfs_died_unexplained += counts.lazyfs_died_unexplained;
-    total.remounts += counts.remounts;
-    total.driver_time += counts.driver_time;
-    total.power_cut_time += counts.power_cut_time;
-    total.recovery_time += counts.recovery_time;
 }
 
 fn parse_args() -> Args {
