@@ -10,8 +10,8 @@ use std::path::Path;
 use common::{fs_with_durable_file, read};
 use faultline_engine::fs::Fs;
 use faultline_sim::{
-    CrashMode, DamageCause, Fault, FaultClass, FaultConfig, Happening, Op, SECTOR_SIZE, Seed,
-    SimFs, TornFill, View,
+    CallOutcome, CrashMode, DamageCause, Fault, FaultClass, FaultConfig, FsRecord, Happening, Op,
+    SECTOR_SIZE, Seed, SimFs, TornFill, View,
 };
 
 fn only(class: FaultClass) -> FaultConfig {
@@ -109,6 +109,28 @@ fn crash_at_mutation_k_strikes_before_that_operation() {
     assert!(!fs.is_alive());
     assert!(file.write_at(b"x", 0).is_err());
     assert_eq!(fs.stats().mutations, 3);
+
+    // The log has each call once: the one the machine went down under as
+    // crashed (not also as failed), and the call on the dead handle not at
+    // all (it never reached the filesystem).
+    let calls: Vec<(u64, CallOutcome)> = fs
+        .take_log()
+        .into_iter()
+        .filter_map(|record| match record {
+            FsRecord::Call(call) => Some((call.call, call.outcome)),
+            FsRecord::Event(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (1, CallOutcome::Ok),
+            (2, CallOutcome::Ok),
+            (3, CallOutcome::Ok),
+            (4, CallOutcome::Crashed)
+        ]
+    );
+    assert_eq!(fs.stats().ops, 4, "every logged call is counted, and only those");
 
     let fs = fs.reopen();
     assert_eq!(read(&fs, "/f").unwrap(), b"one", "mutation 3 never happened");

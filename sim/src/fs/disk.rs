@@ -220,8 +220,13 @@ impl Disk {
         }
     }
 
-    /// Ends a call: logs its outcome.
+    /// Ends a call: logs its outcome (once: a call the machine went down
+    /// under was logged as crashed then, see [`Disk::decide`]).
     fn finish<T>(&mut self, call: &Call, result: io::Result<T>) -> io::Result<T> {
+        if call.generation != self.generation {
+            assert!(result.is_err(), "a call the machine went down under fails");
+            return result;
+        }
         let outcome = match &result {
             Ok(_) => CallOutcome::Ok,
             Err(error) => CallOutcome::Failed(error.kind()),
