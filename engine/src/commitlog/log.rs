@@ -13,7 +13,7 @@ use super::commit::{CommitStamp, TRANSACTIONS_PER_COMMIT_MAX, commit_len, encode
 use super::error::{AppendError, OpenError, ReadError};
 use super::options::Options;
 use super::reader::{Commits, Transactions};
-use super::recovery::{self, io_error};
+use super::recovery::{self, LogRepair, io_error};
 use super::segment::{SEGMENT_HEADER_LEN, SegmentInfo, SegmentSpan, encode_header, segment_path};
 
 /// The prefix of every poisoned-write panic message.
@@ -84,6 +84,8 @@ pub struct Commitlog {
     on_rotate: Option<Box<dyn FnMut(RotationInfo) + Send>>,
     /// Why the log is poisoned, once it is.
     poison: Option<String>,
+    /// What the open's recovery did to the tail.
+    repairs: Vec<LogRepair>,
 }
 
 /// What [`Commitlog::on_rotate`]'s hook hears after a rotation.
@@ -220,6 +222,7 @@ impl Commitlog {
             stamp_durable: recovered.stamp_last,
             on_rotate: None,
             poison: None,
+            repairs: recovered.repairs,
         };
         log.assert_invariants();
         tracing::debug!(dir = %log.dir.display(), next_offset = log.offset_next, "commitlog open");
@@ -352,6 +355,12 @@ impl Commitlog {
     /// here. It runs inside the append that rotated.
     pub fn on_rotate(&mut self, hook: impl FnMut(RotationInfo) + Send + 'static) {
         self.on_rotate = Some(Box::new(hook));
+    }
+
+    /// What the open's recovery did to the log's tail (torn tail cut, bit
+    /// repaired, empty last segment removed), in order.
+    pub fn repairs_at_open(&self) -> &[LogRepair] {
+        &self.repairs
     }
 
     /// The last transaction offset known durable: `sync` (or `open`)

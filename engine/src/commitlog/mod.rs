@@ -58,6 +58,7 @@ pub use error::{AppendError, Corruption, CorruptionReason, OpenError, OptionsErr
 pub use log::{Commitlog, POISON_PREFIX, RotationInfo};
 pub use options::Options;
 pub use reader::{Commits, Transaction, Transactions};
+pub use recovery::LogRepair;
 pub use segment::{
     CHECKSUM_ALGORITHM_CRC32C, FORMAT_VERSION, HeaderError, SEGMENT_HEADER_LEN, SEGMENT_LEN_MAX,
     SEGMENT_MAGIC, SegmentInfo, segment_file_name, segment_path,

@@ -42,6 +42,56 @@ use super::segment::{
     read_segment_bytes,
 };
 
+/// One thing an open's recovery did to the log's tail, as it reports it
+/// (the log also says so in a `tracing` warning).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogRepair {
+    /// A torn tail was cut: the last segment now ends at `offset`.
+    TornTailCut {
+        /// The segment.
+        segment: PathBuf,
+        /// Where the first bad commit began (the segment's new length).
+        offset: u64,
+        /// The bytes cut.
+        bytes_cut: u64,
+    },
+    /// A single flipped bit in a commit was corrected instead of cut.
+    BitRepaired {
+        /// The segment.
+        segment: PathBuf,
+        /// Where the repaired commit begins.
+        commit_at: u64,
+        /// The byte that held the flipped bit.
+        byte: u64,
+    },
+    /// The last segment was removed: its header was torn while it was
+    /// created, or it held no commit.
+    SegmentRemoved {
+        /// The segment.
+        segment: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for LogRepair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogRepair::TornTailCut { segment, offset, bytes_cut } => write!(
+                f,
+                "torn tail cut: {} at offset {offset} ({bytes_cut} bytes)",
+                segment.display()
+            ),
+            LogRepair::BitRepaired { segment, commit_at, byte } => {
+                write!(f, "bit repaired: {} byte {byte} (commit at {commit_at})", segment.display())
+            }
+            LogRepair::SegmentRemoved { segment, reason } => {
+                write!(f, "segment removed: {} ({reason})", segment.display())
+            }
+        }
+    }
+}
+
 /// What the log holds after recovery.
 pub(crate) struct Recovered {
     /// Every segment but the last, verified.
@@ -57,6 +107,8 @@ pub(crate) struct Recovered {
     pub(crate) epoch_last: u64,
     /// The stamp of the last commit (`None` if none).
     pub(crate) stamp_last: Option<CommitStamp>,
+    /// What recovery did to the tail, in order.
+    pub(crate) repairs: Vec<LogRepair>,
 }
 
 /// The last segment, which the writer goes on with once it is rewritten
@@ -109,6 +161,7 @@ pub(crate) fn recover(
         Progress { tx_offset_next: tx_offset_first, tx_offset_last: None, epoch_last: 0 };
     let mut sealed = Vec::new();
     let mut head = None;
+    let mut repairs = Vec::new();
     let n_segments = segments.len();
     let names: Vec<u64> = segments.iter().map(|(offset, _)| *offset).collect();
     let mut last_sealed_trusted = false;
@@ -124,7 +177,10 @@ pub(crate) fn recover(
                 last_sealed_trusted = index + 2 == n_segments;
             }
             Some(_) => sealed.push(verify_sealed(fs, path, min_tx_offset, &mut progress)?),
-            None => head = recover_last(fs, path, min_tx_offset, index == 0, &mut progress)?,
+            None => {
+                head =
+                    recover_last(fs, path, min_tx_offset, index == 0, &mut progress, &mut repairs)?;
+            }
         }
     }
     if head.is_none()
@@ -152,6 +208,7 @@ pub(crate) fn recover(
         tx_offset_last: progress.tx_offset_last,
         epoch_last: progress.epoch_last,
         stamp_last,
+        repairs,
     })
 }
 
@@ -248,6 +305,7 @@ fn recover_last(
     min_tx_offset: u64,
     only: bool,
     progress: &mut Progress,
+    repairs: &mut Vec<LogRepair>,
 ) -> Result<Option<RecoveredHead>, OpenError> {
     let mut bytes = load(fs, &path)?;
     if let Err(error) = decode_header(&bytes) {
@@ -256,6 +314,10 @@ fn recover_last(
         }
         tracing::warn!(segment = %path.display(), reason = %error, "removing last segment: header torn while it was created");
         remove(fs, &path)?;
+        repairs.push(LogRepair::SegmentRemoved {
+            segment: path,
+            reason: format!("header torn while it was created: {error}"),
+        });
         return Ok(None);
     }
     let mut walk = Walk::new(min_tx_offset, progress.epoch_last);
@@ -280,15 +342,29 @@ fn recover_last(
                 );
                 bytes[start..start + fixed.len()].copy_from_slice(&fixed);
                 corrections += 1;
+                repairs.push(LogRepair::BitRepaired {
+                    segment: path.clone(),
+                    commit_at: start as u64,
+                    byte: (start + at) as u64,
+                });
             }
         }
     };
     if let Some(reason) = bad {
         check_torn_tail(&path, &bytes, &walk, reason)?;
+        repairs.push(LogRepair::TornTailCut {
+            segment: path.clone(),
+            offset: walk.pos as u64,
+            bytes_cut: (bytes.len() - walk.pos) as u64,
+        });
     }
     if walk.n_commits == 0 && !(only && min_tx_offset > 0) {
         tracing::warn!(segment = %path.display(), "removing last segment: it holds no commit");
         remove(fs, &path)?;
+        repairs.push(LogRepair::SegmentRemoved {
+            segment: path,
+            reason: "it holds no commit".to_owned(),
+        });
         return Ok(None);
     }
     // A torn tail is cut here, in memory: the durable rewrite at open

@@ -120,6 +120,8 @@ pub struct OpenReport {
     pub replayed: u64,
     /// Whether the history was empty and the bootstrap transaction written.
     pub bootstrapped: bool,
+    /// What recovering the log did to its tail, in order.
+    pub log_repairs: Vec<crate::commitlog::LogRepair>,
 }
 
 /// The largest transaction record one commit of the log can take.
@@ -167,7 +169,8 @@ impl Database {
         let rotations = RotationCounter::default();
         rotations.subscribe(&mut log);
         let epoch = log.epoch() + 1;
-        let mut report = OpenReport::default();
+        let mut report =
+            OpenReport { log_repairs: log.repairs_at_open().to_vec(), ..OpenReport::default() };
         let restored = if options.snapshots.restore_on_open {
             let _phase = phase::enter(Phase::OpenRestore);
             choose_snapshot(&store, &log, &mut report.snapshots_rejected)?
