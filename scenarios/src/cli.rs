@@ -130,6 +130,15 @@ struct RunArgs {
     /// case's own, drawn from its seed (swarm draws it from its mix).
     #[arg(long, default_value = "all", value_parser = parse_profile_choice)]
     fs_profile: ProfileChoice,
+    /// Write the HTML timeline of each failing case into this directory
+    /// (`<scenario>-<seed>.html`, the case replayed after the sweep); the
+    /// json and junit failure entries name the file.
+    #[arg(long)]
+    html_dir: Option<PathBuf>,
+    /// The most timelines --html-dir writes (the first failures, in
+    /// scenario and seed order); the rest are counted.
+    #[arg(long, default_value_t = 50)]
+    html_max: usize,
 }
 
 /// `--fs-profile` of a sweep.
@@ -188,6 +197,11 @@ struct ReplayArgs {
     /// Run twice and compare the traces.
     #[arg(long)]
     check_determinism: bool,
+    /// Write the run's timeline to this file: one self-contained HTML page
+    /// (every call, fault, crash, recovery, commit and acknowledgement on
+    /// a simulated-time axis; the first broken invariant highlighted).
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -472,6 +486,10 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
     if let Some(path) = &args.output {
         check_output(path)?;
     }
+    if let Some(dir) = &args.html_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Usage(format!("--html-dir {}: cannot create: {e}", dir.display())))?;
+    }
     let shard = args.shard.unwrap_or(Shard::ALL);
     let cases = crate::cases(scenarios, args.seed.clone(), first_seed, seed_count, shard);
     if !(args.case_timeout > 0.0 && args.case_timeout.is_finite()) {
@@ -511,7 +529,7 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
     let (verbose, show) = (args.verbose, args.show);
     let (started, terminal) = (Instant::now(), std::io::stderr().is_terminal());
     let (mut done, mut status_at) = (0u64, STATUS_EVERY);
-    let result = sweep(&cases, &config, &mut |report: &RunReport| {
+    let mut result = sweep(&cases, &config, &mut |report: &RunReport| {
         bar.inc(1);
         done += 1;
         if !terminal && started.elapsed() >= status_at {
@@ -557,6 +575,9 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
             Err(error) => eprintln!("warning: could not update the corpus: {error}"),
         }
     }
+    if let Some(dir) = &args.html_dir {
+        write_timelines(registry, &config.run, dir, args.html_max, &mut result.failures);
+    }
     emit(&args, &result, shard)?;
     if let Some(signal) = result.interrupted_by {
         eprintln!(
@@ -571,6 +592,76 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
         eprintln!("must-reach situation never reached: {scenario}: {situation}");
     }
     Ok(Ended::Done(result.failures.is_empty() && never.is_empty()))
+}
+
+/// Replays each failing case (up to `max`) with its timeline kept and
+/// writes its page into `dir`, naming it in the case's report. A case that
+/// cannot be replayed in this process (its worker aborted or hung) or whose
+/// replay diverges is said so; nothing the sweep computed is lost.
+fn write_timelines(
+    registry: &Registry,
+    base: &RunConfig,
+    dir: &std::path::Path,
+    max: usize,
+    failures: &mut [RunReport],
+) {
+    use crate::FailureKind;
+    let mut written = 0;
+    let mut skipped = 0;
+    for failure in failures.iter_mut() {
+        let kind = failure.outcome.failure().map(|f| f.kind);
+        // These never finished in a worker: replayed here, they would take
+        // the sweep's own process down with them.
+        if matches!(kind, Some(FailureKind::HarnessAbort | FailureKind::WallTimeout)) {
+            eprintln!(
+                "timeline: not written for {} seed={}: its worker died under it (replay it alone with --html)",
+                failure.scenario, failure.seed
+            );
+            continue;
+        }
+        if written == max {
+            skipped += 1;
+            continue;
+        }
+        let Some(scenario) = registry.get(&failure.scenario) else { continue };
+        let config = RunConfig {
+            focus: failure.focus,
+            fs_profile: failure.fs_profile.or(base.fs_profile),
+            keep_timeline: true,
+            ..base.clone()
+        };
+        let replayed = run(scenario.as_ref(), failure.seed, &config);
+        let Some(timeline) = &replayed.timeline else {
+            eprintln!(
+                "timeline: none for {} seed={}: the scenario runs itself, without the runner's events",
+                failure.scenario, failure.seed
+            );
+            continue;
+        };
+        if replayed.trace_hash != failure.trace_hash {
+            eprintln!(
+                "warning: timeline of {} seed={}: its replay's trace hash {:#018x} is not the sweep's {:#018x}: the page shows the replay",
+                failure.scenario, failure.seed, replayed.trace_hash, failure.trace_hash
+            );
+        }
+        let path = dir.join(format!("{}-{}.html", failure.scenario, failure.seed));
+        match std::fs::write(&path, crate::timeline::page(&replayed, timeline)) {
+            Ok(()) => {
+                written += 1;
+                failure.timeline_page = Some(path);
+            }
+            Err(error) => eprintln!("warning: timeline {}: {error}", path.display()),
+        }
+    }
+    eprintln!(
+        "timelines: {written} written to {}{}",
+        dir.display(),
+        if skipped > 0 {
+            format!(" ({skipped} more failures past --html-max)")
+        } else {
+            String::new()
+        }
+    );
 }
 
 fn emit(args: &RunArgs, result: &crate::SweepReport, shard: Shard) -> Result<(), Usage> {
@@ -627,6 +718,7 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
         keep_calls: args.calls,
         focus: args.focus,
         fs_profile: args.fs_profile,
+        keep_timeline: args.html.is_some(),
         ..RunConfig::default()
     };
     let result = if args.check_determinism {
@@ -635,7 +727,26 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
         run(scenario.as_ref(), seed, &config)
     };
     print_replay(&result, &args);
+    write_page(&result, &args)?;
     Ok(!result.outcome.is_failure())
+}
+
+/// Writes the replay's timeline page where `--html` asks (after its
+/// results were printed: they are never lost to a page that cannot be
+/// written).
+fn write_page(result: &RunReport, args: &ReplayArgs) -> Result<(), Usage> {
+    let Some(path) = &args.html else { return Ok(()) };
+    let Some(timeline) = &result.timeline else {
+        return Err(Usage(format!(
+            "--html {}: scenario {} runs itself, without the runner's events: it has no timeline",
+            path.display(),
+            result.scenario
+        )));
+    };
+    std::fs::write(path, crate::timeline::page(result, timeline))
+        .map_err(|e| Usage(format!("--html {}: {e}", path.display())))?;
+    println!("timeline: {} ({} events)", path.display(), timeline.marks.len());
+    Ok(())
 }
 
 /// Replays a regression case and says whether it behaved as it records.
@@ -648,8 +759,13 @@ fn replay_case(
         std::fs::read_to_string(path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
     let case = crate::regress::Case::parse(&text)
         .map_err(|e| Usage(format!("{}: {e}", path.display())))?;
-    let result =
-        case.run(registry, args.trace).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+    let result = case
+        .run_configured(registry, |config| RunConfig {
+            keep_trace: args.trace,
+            keep_timeline: args.html.is_some(),
+            ..config
+        })
+        .map_err(|e| Usage(format!("{}: {e}", path.display())))?;
     print_replay(&result, args);
     match case.judge(registry, &result) {
         Ok(crate::regress::Verdict::AsRecorded) => {
@@ -660,6 +776,7 @@ fn replay_case(
         }
         Err(why) => println!("{}: NOT as recorded: {why}", path.display()),
     }
+    write_page(&result, args)?;
     Ok(!result.outcome.is_failure())
 }
 

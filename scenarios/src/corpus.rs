@@ -284,6 +284,8 @@ mod tests {
             coverage: crate::coverage::Coverage::default(),
             mode_args: String::new(),
             script: None,
+            timeline: None,
+            timeline_page: None,
         }
     }
 

@@ -1011,6 +1011,8 @@ impl crate::scenario::Scenario for HostileHistoryScenario {
             coverage: crate::coverage::Coverage::default(),
             mode_args: String::new(),
             script: None,
+            timeline: None,
+            timeline_page: None,
         })
     }
 }

@@ -52,6 +52,7 @@ pub mod script;
 mod shrink;
 pub mod supervise;
 mod sweep;
+pub mod timeline;
 mod trace;
 pub mod workload;
 

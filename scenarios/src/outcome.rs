@@ -232,6 +232,12 @@ pub struct RunReport {
     /// The workload the run sent, if it was asked to record it
     /// ([`crate::RunConfig::record_script`]).
     pub script: Option<crate::script::Script>,
+    /// The run's timeline, if it was asked to keep it
+    /// ([`crate::RunConfig::keep_timeline`]).
+    pub timeline: Option<crate::timeline::Timeline>,
+    /// Where the page of its timeline was written, if one was (`faultline
+    /// run --html-dir`): the json and junit failure entries name it.
+    pub timeline_page: Option<std::path::PathBuf>,
 }
 
 impl RunReport {

@@ -163,17 +163,26 @@ impl Case {
     /// Replays the case: its plan from the seed, its schedule pinned, its
     /// workload sent. `keep_trace` keeps every event.
     pub fn run(&self, registry: &Registry, keep_trace: bool) -> Result<RunReport, String> {
+        self.run_configured(registry, |config| RunConfig { keep_trace, ..config })
+    }
+
+    /// Replays the case as [`Case::run`] does, with its configuration
+    /// changed by `configure` (what to keep: the trace, the timeline).
+    pub fn run_configured(
+        &self,
+        registry: &Registry,
+        configure: impl FnOnce(RunConfig) -> RunConfig,
+    ) -> Result<RunReport, String> {
         let scenario = registry
             .get(&self.scenario)
             .ok_or_else(|| format!("unknown scenario {:?}", self.scenario))?;
-        let config = RunConfig {
+        let config = configure(RunConfig {
             mode: RunMode::Pinned(self.schedule.clone()),
             focus: self.focus,
             fs_profile: Some(self.fs_profile),
             script: Some(Arc::new(self.script.clone())),
-            keep_trace,
             ..RunConfig::default()
-        };
+        });
         Ok(run(scenario.as_ref(), self.seed, &config))
     }
 

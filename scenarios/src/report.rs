@@ -49,6 +49,9 @@ pub fn failure_text(report: &RunReport) -> String {
     let _ = writeln!(text, "  schedule: {} decisions", report.schedule.len());
     let _ = writeln!(text, "  trace hash: {:#018x}", report.trace_hash);
     let _ = writeln!(text, "  repro: {}", report.repro_command());
+    if let Some(page) = &report.timeline_page {
+        let _ = writeln!(text, "  timeline: {}", page.display());
+    }
     text
 }
 
@@ -381,6 +384,7 @@ impl serde::Serialize for FailuresJson<'_> {
                 "repro": r.repro_command(),
                 "focus": r.focus.map(|f| f.to_string()),
                 "fs_profile": r.fs_profile.map(|p| p.name()),
+                "timeline": r.timeline_page.as_ref().map(|p| p.display().to_string()),
                 "stats": stats_json(&r.stats),
             })
         }))
@@ -456,7 +460,7 @@ pub fn json(sweep: &SweepReport, shard: &str) -> io::Result<String> {
     Ok(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }
 
-fn xml_escape(text: &str) -> String {
+pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -515,13 +519,20 @@ pub fn write_junit(sweep: &SweepReport, out: impl io::Write) -> io::Result<()> {
             match failed_runs.peek().filter(|r| (r.scenario.as_str(), r.seed) == key) {
                 Some(report) => {
                     let failure = report.outcome.failure().expect("failures fail");
-                    writeln!(
+                    write!(
                         out,
-                        ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+                        ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>",
                         failure.kind,
                         xml_escape(&failure.to_string()),
                         xml_escape(&failure_text(report))
                     )?;
+                    // The attachment convention CI systems' junit readers
+                    // (Jenkins, GitLab) turn into a link to the artifact.
+                    if let Some(page) = &report.timeline_page {
+                        let page = xml_escape(&page.display().to_string());
+                        write!(out, "\n      <system-out>[[ATTACHMENT|{page}]]</system-out>")?;
+                    }
+                    writeln!(out, "\n    </testcase>")?;
                 }
                 None => writeln!(out, "/>")?,
             }

@@ -51,6 +51,7 @@ use crate::plan::{Plan, PlannedCrash};
 use crate::runtime::{self, RuntimeStop};
 use crate::scenario::Scenario;
 use crate::script::Script;
+use crate::timeline::TimelineRecorder;
 
 use tasks::Shared;
 use world::{Stop, World};
@@ -129,6 +130,10 @@ pub struct RunConfig {
     /// --fs-profile NAME`). Default: none pinned, each plan's own (drawn
     /// from the seed unless the scenario chooses).
     pub fs_profile: Option<FsProfile>,
+    /// Keep the run's timeline (every event, typed, for `--html`): the
+    /// report's `timeline`. Recording changes nothing in the run. Default:
+    /// off.
+    pub keep_timeline: bool,
 }
 
 impl Default for RunConfig {
@@ -144,6 +149,7 @@ impl Default for RunConfig {
             script: None,
             record_script: false,
             fs_profile: None,
+            keep_timeline: false,
         }
     }
 }
@@ -316,6 +322,8 @@ pub(crate) fn failure_report(
         coverage: Coverage::default(),
         mode_args: String::new(),
         script: None,
+        timeline: None,
+        timeline_page: None,
     }
 }
 
@@ -359,6 +367,8 @@ fn finish(
         coverage: std::mem::take(&mut world.coverage).finish(),
         mode_args: String::new(),
         script: world.recorded.take(),
+        timeline: world.timeline.take().map(TimelineRecorder::finish),
+        timeline_page: None,
     }
 }
 
@@ -386,6 +396,7 @@ impl<'a> Driver<'a> {
         plan: Plan,
         config: &'a RunConfig,
     ) -> Result<Self, String> {
+        let mut setup_log = Vec::new();
         let (root, backend_fs, sim): (PathBuf, Arc<dyn Fs>, Option<SimFs>) = match &config.backend {
             Backend::Sim => {
                 let sim = match &config.mode {
@@ -394,7 +405,7 @@ impl<'a> Driver<'a> {
                     }
                     _ => SimFs::new(seed, plan.faults.clone()),
                 };
-                setup_sim(&sim)?;
+                setup_log = setup_sim(&sim)?;
                 if config.mode == RunMode::Random {
                     sim.set_focus(config.focus);
                 }
@@ -414,6 +425,13 @@ impl<'a> Driver<'a> {
         world.keep_calls = config.keep_calls;
         world.script = config.script.clone();
         world.recorded = config.record_script.then(Script::default);
+        world.timeline = config.keep_timeline.then(|| {
+            // The page shows every call the filesystem served, the
+            // harness's setup included (the run's `fs_calls` counts them).
+            let mut timeline = TimelineRecorder::new();
+            setup_log.iter().for_each(|record| timeline.observe(0, &RunEvent::Fs(record)));
+            timeline
+        });
         Ok(Driver {
             scenario,
             seed,
@@ -732,13 +750,14 @@ pub const SETUP_CALLS: u64 = 2;
 
 /// Creates the empty, durable database directory on a fresh simulated
 /// filesystem, with faults off.
-fn setup_sim(sim: &SimFs) -> Result<(), String> {
+/// Makes the database directory (faults off); returns the filesystem's
+/// log of it, which the judge does not hear (the harness made the calls).
+fn setup_sim(sim: &SimFs) -> Result<Vec<faultline_sim::FsRecord>, String> {
     sim.set_faults_enabled(false);
     let root = Path::new(ROOT);
     sim.create_dir(root).map_err(|e| format!("setup: {e}"))?;
     sim.sync_dir(Path::new("/")).map_err(|e| format!("setup: {e}"))?;
     assert_eq!(sim.stats().ops, SETUP_CALLS, "the setup makes SETUP_CALLS calls");
     sim.set_faults_enabled(true);
-    sim.take_log();
-    Ok(())
+    Ok(sim.take_log())
 }

@@ -20,6 +20,7 @@ use crate::panics::{self, Caught};
 use crate::plan::{EngineTask, Plan};
 use crate::runtime;
 use crate::script::{Script, ScriptedTx};
+use crate::timeline::TimelineRecorder;
 use crate::trace::Trace;
 use crate::workload::TxOp;
 use rand::RngExt;
@@ -67,6 +68,8 @@ pub(super) struct World {
     pub(super) recorded: Option<Script>,
     /// The incarnation running.
     pub(super) incarnation: usize,
+    /// The timeline being recorded, if asked for.
+    pub(super) timeline: Option<TimelineRecorder>,
 }
 
 impl World {
@@ -94,6 +97,7 @@ impl World {
             script: None,
             recorded: None,
             incarnation: 0,
+            timeline: None,
         }
     }
 
@@ -175,6 +179,15 @@ impl World {
     }
 
     fn judge_only(&mut self, event: &RunEvent<'_>) -> bool {
+        if self.timeline.is_some() {
+            // Read without moving `last_ns`: recording must not change
+            // anything a run without it would see.
+            let at = runtime::elapsed()
+                .map_or(self.last_ns.get(), |e| u64::try_from(e.as_nanos()).unwrap_or(u64::MAX));
+            if let Some(timeline) = &mut self.timeline {
+                timeline.observe(at, event);
+            }
+        }
         if matches!(self.stop, Some(Stop::Failed(_))) {
             return false;
         }
@@ -202,7 +215,11 @@ impl World {
         }
         let at_ns = self.now_ns();
         self.trace.push(at_ns, format!("FAILED {kind}: {detail}"));
-        self.stop = Some(Stop::Failed(Failure { kind, detail, at_ns }));
+        let failure = Failure { kind, detail, at_ns };
+        if let Some(timeline) = &mut self.timeline {
+            timeline.failed(&failure);
+        }
+        self.stop = Some(Stop::Failed(failure));
     }
 
     pub(super) fn violated(&mut self, violation: Violation) {

@@ -203,6 +203,8 @@ impl WireReport {
             coverage,
             mode_args: self.mode_args,
             script: None,
+            timeline: None,
+            timeline_page: None,
         })
     }
 }

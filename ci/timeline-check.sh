@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The HTML timeline in a real browser: applies a planted bug
+# (tests/planted/NN-*.patch, default 02) to a scratch copy of HEAD, sweeps
+# until a case fails, with `faultline run --html-dir`, renders the first
+# failing case's page in headless Chromium, takes a screenshot, and checks
+# through the DOM the viewer built (ci/timeline-dom.py) that the lanes, the
+# fault marks, the crash marks and the highlighted first broken invariant
+# are all there, with counts equal to the run's own stats in the sweep's
+# json (which names the page).
+#
+#   ci/timeline-check.sh [BUG]
+#   TIMELINE_BENCH=1 ci/timeline-check.sh   also renders a 100,000-event
+#                                           page and prints how long its
+#                                           first draw took (a figure for
+#                                           BENCHMARKS.md, not a pass/fail)
+#
+# Chromium comes from Debian's packages (apt-get install chromium) when the
+# machine has none. Everything lands in target/timeline-check: the sweep's
+# json, the pages, the DOM as Chromium left it, the screenshot
+# (timeline.png; scenarios/docs/timeline.png is a copy of one). Exit 0 when
+# every check holds, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+bug="${1:-02}"
+out="$root/target/timeline-check"
+scratch="$root/target/timeline-tree"
+trap 'git -C "$root" worktree remove --force "$scratch" >/dev/null 2>&1 || true' EXIT
+rm -rf "$out"
+mkdir -p "$out"
+
+# --- a browser --------------------------------------------------------------
+chromium="$(command -v chromium || command -v chromium-browser || true)"
+if [ -z "$chromium" ]; then
+  echo "==> installing chromium (Debian package)"
+  sudo_=""
+  [ "$(id -u)" = 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -q >"$out/apt.log" 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -q chromium >>"$out/apt.log" 2>&1 || {
+    tail -20 "$out/apt.log" >&2
+    echo "FAIL: could not install chromium" >&2
+    exit 1
+  }
+  chromium="$(command -v chromium)"
+fi
+# Headless, and quiet on a machine without a network: no background
+# connections, no first-run work, a fresh profile each time.
+browse() {
+  local profile
+  profile="$(mktemp -d)"
+  "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --hide-scrollbars --user-data-dir="$profile" "$@" 2>>"$out/chromium.log"
+  rm -rf "$profile"
+}
+
+# --- a failing planted-bug case, with its page ------------------------------
+export CARGO_TARGET_DIR="$root/target/planted"
+git worktree remove --force "$scratch" >/dev/null 2>&1 || true
+rm -rf "$scratch"
+git worktree prune
+git worktree add --detach -q "$scratch" HEAD
+git -C "$scratch" apply "$root"/tests/planted/"$bug"-*.patch
+(cd "$scratch" && cargo build --release -q --locked -p faultline-scenarios --bin faultline)
+faultline="$CARGO_TARGET_DIR/release/faultline"
+page=""
+first=0
+while [ -z "$page" ] && [ "$first" -lt 2000 ]; do
+  code=0
+  (cd "$out" && "$faultline" run --seeds 50 --first-seed "$first" --format json \
+    --output sweep.json --html-dir pages --html-max 3 >/dev/null 2>sweep.err) || code=$?
+  if [ "$code" -gt 1 ]; then
+    echo "FAIL: the sweep exited $code: $(tail -c 400 "$out/sweep.err")" >&2
+    exit 1
+  fi
+  page="$(python3 -c '
+import json, sys
+failures = [f for f in json.load(open(sys.argv[1]))["failures"] if f.get("timeline")]
+print(failures[0]["timeline"] if failures else "")
+' "$out/sweep.json")"
+  first=$((first + 50))
+done
+if [ -z "$page" ]; then
+  echo "FAIL: planted bug $bug: no failing case with a timeline in seeds 0..$first" >&2
+  exit 1
+fi
+echo "==> planted bug $bug: $page"
+
+# --- rendered, photographed, counted ----------------------------------------
+browse --window-size=1600,1000 --screenshot="$out/timeline.png" "file://$out/$page" >/dev/null
+browse --window-size=1600,1000 --dump-dom "file://$out/$page" >"$out/dom.html"
+[ -s "$out/timeline.png" ] || { echo "FAIL: chromium wrote no screenshot" >&2; exit 1; }
+echo "  screenshot: $out/timeline.png"
+status=0
+(cd "$out" && python3 "$root/ci/timeline-dom.py" dom.html sweep.json "$page") || status=1
+
+# --- a 100,000-event page (TIMELINE_BENCH=1) --------------------------------
+if [ "${TIMELINE_BENCH:-0}" = 1 ]; then
+  unset CARGO_TARGET_DIR
+  cargo build --release -q --locked -p faultline-tests --bin timeline_sample
+  "$root/target/release/timeline_sample" "$out/big.html" 100000 | tee "$out/big.txt"
+  for run in 1 2 3; do
+    started=$(date +%s%N)
+    browse --window-size=1600,1000 --dump-dom "file://$out/big.html" >"$out/big-dom.html"
+    ended=$(date +%s%N)
+    python3 - "$out/big-dom.html" "$(( (ended - started) / 1000000 ))" "$run" <<'EOF'
+import re, sys
+dom = open(sys.argv[1], encoding="utf-8").read()
+body = re.search(r"<body([^>]*)>", dom).group(1)
+ms = re.search(r'data-render-ms="([^"]+)"', body)
+marks = re.search(r'id="timeline"[^>]*data-marks="(\d+)"', dom) or re.search(r'data-marks="(\d+)"[^>]*id="timeline"', dom)
+print(f"  100k page, run {sys.argv[3]}: first draw {ms.group(1) if ms else '?'} ms in the page, "
+      f"{sys.argv[2]} ms for the whole headless chromium --dump-dom; marks {marks.group(1) if marks else '?'}")
+EOF
+  done
+  browse --window-size=1600,1000 --screenshot="$out/big.png" "file://$out/big.html" >/dev/null
+fi
+exit "$status"

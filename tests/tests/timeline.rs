@@ -1,0 +1,193 @@
+//! The HTML timeline of a run (`faultline replay --html`): it shows every
+//! filesystem call, fault, crash and incarnation the run's own counters
+//! count, recording it changes nothing in the run, the page is the same
+//! bytes for the same seed, and a failing run's page highlights the first
+//! broken invariant where it broke. (`ci/timeline-check.sh` renders such a
+//! page in headless Chromium and counts the same things in its DOM.)
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use faultline_engine::fs::{File, Fs};
+use faultline_scenarios::timeline::{Kind, LaneGroup, Timeline, page};
+use faultline_scenarios::{
+    Plan, PlanError, Registry, RunConfig, RunReport, Scenario, WorkloadShape, run,
+};
+use faultline_sim::Seed;
+use faultline_tests::broken_fs::{Breakage, BrokenFs};
+
+fn with_timeline() -> RunConfig {
+    RunConfig { keep_timeline: true, ..RunConfig::default() }
+}
+
+fn timeline(report: &RunReport) -> &Timeline {
+    report.timeline.as_ref().expect("the run was asked to keep its timeline")
+}
+
+/// The page's marks of each kind equal the run's counters, which the
+/// filesystem and the runner keep on their own.
+fn assert_counts_match(report: &RunReport) {
+    let t = timeline(report);
+    let who = format!("{} seed={}", report.scenario, report.seed);
+    let calls = t.count(Kind::Call) + t.count(Kind::CallFailed) + t.count(Kind::CallCrashed);
+    assert_eq!(calls as u64, report.stats.fs_calls, "{who}: calls");
+    assert_eq!(t.count(Kind::Fault) as u64, report.stats.faults.total(), "{who}: faults");
+    assert_eq!(t.count(Kind::Crash) as u64, report.stats.crashes, "{who}: crashes");
+    // Each life of the process is a band; those whose open succeeded are
+    // the run's incarnations.
+    assert_eq!(t.count(Kind::Opened) as u64, report.stats.incarnations, "{who}: incarnations");
+    assert!(t.incarnations.len() as u64 >= report.stats.incarnations, "{who}: bands");
+    let opened_bands = t.incarnations.iter().filter(|b| b.recovery.is_some()).count();
+    assert_eq!(opened_bands as u64, report.stats.incarnations, "{who}: a recovery per band");
+    assert_eq!(t.count(Kind::Commit) as u64, report.stats.txs_committed, "{who}: commits");
+    assert_eq!(t.count(Kind::Poisoned) as u64, report.stats.poisonings, "{who}: poisonings");
+    assert!(t.marks.windows(2).all(|w| w[0].0 <= w[1].0), "{who}: marks in time order");
+    assert!(t.lanes_in(LaneGroup::File) > 0, "{who}: a lane per file");
+    assert_eq!(t.lanes_in(LaneGroup::Run), 1, "{who}");
+}
+
+#[test]
+fn every_scenario_s_timeline_counts_what_its_run_counts() {
+    let registry = Registry::builtin();
+    let (mut faults, mut crashes, mut pages) = (0, 0, 0);
+    for scenario in registry.all() {
+        for seed in [1, 2, 0xfa017] {
+            let report = run(scenario.as_ref(), Seed(seed), &with_timeline());
+            let Some(_) = &report.timeline else {
+                // hostile_history runs itself, without the runner's events.
+                assert_eq!(scenario.name(), "hostile_history");
+                continue;
+            };
+            assert_counts_match(&report);
+            faults += report.stats.faults.total();
+            crashes += report.stats.crashes;
+            pages += 1;
+        }
+    }
+    // The sample is worth something only if faults fired and crashes struck.
+    assert!(pages >= 20, "{pages} timelines");
+    assert!(faults >= 20, "{faults} faults");
+    assert!(crashes >= 20, "{crashes} crashes");
+}
+
+#[test]
+fn keeping_the_timeline_changes_nothing_in_the_run() {
+    let registry = Registry::builtin();
+    for name in ["poisoned_writes", "incremental_snapshots", "swarm", "torn_tail"] {
+        let scenario = registry.get(name).unwrap();
+        for seed in [3, 0xbeef] {
+            let plain = run(scenario.as_ref(), Seed(seed), &RunConfig::default());
+            let recorded = run(scenario.as_ref(), Seed(seed), &with_timeline());
+            assert_eq!(plain.trace_hash, recorded.trace_hash, "{name} seed={seed}");
+            assert_eq!(plain.outcome, recorded.outcome, "{name} seed={seed}");
+            assert_eq!(plain.stats, recorded.stats, "{name} seed={seed}");
+            assert!(plain.timeline.is_none());
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_writes_the_same_page_byte_for_byte() {
+    let registry = Registry::builtin();
+    let scenario = registry.get("incremental_snapshots").unwrap();
+    let write = || {
+        let report = run(scenario.as_ref(), Seed(0x5eed), &with_timeline());
+        page(&report, timeline(&report))
+    };
+    let (first, second) = (write(), write());
+    assert!(first == second, "two pages of one seed differ");
+    let other = {
+        let report = run(scenario.as_ref(), Seed(0x5eee), &with_timeline());
+        page(&report, timeline(&report))
+    };
+    assert!(first != other, "another seed, another page");
+    // Self-contained: nothing is fetched.
+    for remote in ["http://", "https://", "<link", "src=\""] {
+        assert!(!first.contains(remote), "the page names {remote}");
+    }
+}
+
+#[test]
+fn a_recovery_says_what_it_restored_and_cut() {
+    let registry = Registry::builtin();
+    let scenario = registry.get("incremental_snapshots").unwrap();
+    let (mut restored, mut cut) = (0, 0);
+    for seed in 0..24 {
+        let report = run(scenario.as_ref(), Seed(seed), &with_timeline());
+        let t = timeline(&report);
+        for band in &t.incarnations {
+            let Some(recovery) = &band.recovery else { continue };
+            assert!(recovery.contains("replayed "), "{recovery}");
+            restored += usize::from(recovery.contains("restored the snapshot at "));
+            cut += usize::from(recovery.contains("torn tail cut: "));
+        }
+        assert_eq!(t.offsets.recovered.len(), t.count(Kind::Opened));
+    }
+    assert!(restored > 0, "no recovery restored a snapshot");
+    assert!(cut > 0, "no recovery cut a torn tail");
+}
+
+/// A broken engine's files: every third fsync does nothing and says it
+/// worked.
+#[derive(Debug, Default)]
+struct SkipsEveryThirdSync {
+    syncs: AtomicU64,
+}
+
+impl Breakage for SkipsEveryThirdSync {
+    fn sync_data(&self, file: &dyn File) -> io::Result<()> {
+        if self.syncs.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
+            return Ok(());
+        }
+        file.sync_data()
+    }
+}
+
+struct SkipsSyncs;
+
+impl Scenario for SkipsSyncs {
+    fn name(&self) -> &str {
+        "skips_syncs"
+    }
+
+    fn summary(&self) -> &str {
+        "test only: an engine that skips every third fsync"
+    }
+
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
+        let workload = WorkloadShape { clients: 2, txs_per_client: 12, ..WorkloadShape::default() };
+        Plan::builder(seed).workload(workload).restarts(2).build()
+    }
+
+    fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
+        Arc::new(BrokenFs::new(fs, SkipsEveryThirdSync::default()))
+    }
+}
+
+#[test]
+fn a_failing_run_s_page_highlights_the_first_broken_invariant_where_it_broke() {
+    let report = run(&SkipsSyncs, Seed(7), &with_timeline());
+    let failure = report.outcome.failure().expect("a skipped fsync loses what it acknowledged");
+    assert_counts_match(&report);
+    let t = timeline(&report);
+    let violation = t.violation.as_ref().expect("the failure is marked");
+    assert_eq!(violation.invariant, failure.kind.name());
+    assert_eq!(violation.detail, failure.detail);
+    let mark = &t.marks[violation.mark as usize];
+    assert_eq!(mark.0, failure.at_ns, "marked when it broke");
+    assert_eq!(t.count(Kind::Violation), 1);
+    let html = page(&report, t);
+    assert!(html.contains(&format!(
+        "id=\"violation\" class=\"highlight\" data-mark=\"{}\"",
+        violation.mark
+    )));
+    assert!(html.contains(&format!("<b class=\"invariant\">{}</b>", failure.kind.name())));
+    assert!(html.contains("replay --scenario skips_syncs --seed 0x0000000000000007"));
+    // A passing run's page has no violation.
+    let passing =
+        run(Registry::builtin().get("torn_tail").unwrap().as_ref(), Seed(1), &with_timeline());
+    assert!(passing.outcome.failure().is_none());
+    assert!(timeline(&passing).violation.is_none());
+    assert!(!page(&passing, timeline(&passing)).contains("id=\"violation\""));
+}
