@@ -68,15 +68,19 @@ first=0
 while [ -z "$page" ] && [ "$first" -lt 2000 ]; do
   code=0
   (cd "$out" && "$faultline" run --seeds 50 --first-seed "$first" --format json \
-    --output sweep.json --html-dir pages --html-max 3 >/dev/null 2>sweep.err) || code=$?
+    --output sweep.json --html-dir pages --html-max 50 >/dev/null 2>sweep.err) || code=$?
   if [ "$code" -gt 1 ]; then
     echo "FAIL: the sweep exited $code: $(tail -c 400 "$out/sweep.err")" >&2
     exit 1
   fi
+  # The richest case: the most faults, crashes and transactions to see.
   page="$(python3 -c '
 import json, sys
 failures = [f for f in json.load(open(sys.argv[1]))["failures"] if f.get("timeline")]
-print(failures[0]["timeline"] if failures else "")
+def size(f):
+    s = f["stats"]
+    return (sum(s["faults"].values()) > 0, s["crashes"] > 0, s["txs_committed"], f["seed"])
+print(max(failures, key=size)["timeline"] if failures else "")
 ' "$out/sweep.json")"
   first=$((first + 50))
 done
@@ -108,9 +112,12 @@ import re, sys
 dom = open(sys.argv[1], encoding="utf-8").read()
 body = re.search(r"<body([^>]*)>", dom).group(1)
 ms = re.search(r'data-render-ms="([^"]+)"', body)
+load = re.search(r'data-load-ms="([^"]+)"', body)
 marks = re.search(r'id="timeline"[^>]*data-marks="(\d+)"', dom) or re.search(r'data-marks="(\d+)"[^>]*id="timeline"', dom)
-print(f"  100k page, run {sys.argv[3]}: first draw {ms.group(1) if ms else '?'} ms in the page, "
-      f"{sys.argv[2]} ms for the whole headless chromium --dump-dom; marks {marks.group(1) if marks else '?'}")
+print(f"  100k page, run {sys.argv[3]}: script {ms.group(1) if ms else '?'} ms, "
+      f"navigation start to first draw {load.group(1) if load else '?'} ms, "
+      f"{sys.argv[2]} ms for the whole headless chromium --dump-dom (browser start included); "
+      f"marks {marks.group(1) if marks else '?'}")
 EOF
   done
   browse --window-size=1600,1000 --screenshot="$out/big.png" "file://$out/big.html" >/dev/null

@@ -1029,5 +1029,8 @@
   }
   resize();   // the first draw, synchronous: the page is complete after this line
   document.body.dataset.renderMs = (performance.now() - T0).toFixed(1);
+  // From the start of the navigation: reading and parsing the file (its
+  // data included) as well as the script's own work.
+  document.body.dataset.loadMs = performance.now().toFixed(1);
   document.body.dataset.ready = '1';
 })();
