@@ -51,8 +51,14 @@ def junit(result):
                 lines.append(head + "/>")
                 continue
             body = f'{failure["detail"]}\nfaults fired: {failure["fired"]}\nschedule: {failure["schedule"]}\nrepro: {failure["repro"]}'
+            page = failure.get("timeline")
+            if page:
+                body += f"\ntimeline: {page}"
             lines.append(head + ">")
             lines.append(f'      <failure type={quoteattr(failure["kind"])} message={quoteattr(failure["detail"])}>{escape(body)}</failure>')
+            if page:
+                # The attachment convention junit readers (Jenkins, GitLab) link.
+                lines.append(f"      <system-out>[[ATTACHMENT|{escape(page)}]]</system-out>")
             lines.append("    </testcase>")
         lines.append("  </testsuite>")
     lines.append("</testsuites>")
@@ -68,6 +74,8 @@ def summary(result):
     for failure in result["failures"]:
         print(f'FAILED {failure["scenario"]} seed={failure["seed"]} {failure["kind"]}: {failure["detail"]}')
         print(f'  repro: {failure["repro"]}')
+        if failure.get("timeline"):
+            print(f'  timeline: {failure["timeline"]}')
     return 1 if result["failures"] else 0
 
 

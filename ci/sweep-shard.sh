@@ -6,7 +6,9 @@
 # runs shard K of N (1-based) of every scenario over seeds 0..SEEDS
 # (default 2000), stopping new cases after SECONDS (default 1200), with
 # determinism checks, and writes results/shard-K-of-N.{json,xml} (json for
-# tools, JUnit for CI test reports). A failing case also lands in
+# tools, JUnit for CI test reports), and each failing case's HTML timeline
+# in results/timelines/ (the json and JUnit entries name it). A failing
+# case also lands in
 # tests/regressions/ (collect that file too). Exit 0: all passed; 1: a
 # failure; 2: bad usage.
 set -euo pipefail
@@ -21,6 +23,7 @@ cargo build --release -p faultline-scenarios --bin faultline
 status=0
 target/release/faultline run --shard "$k/$n" --seeds "$seeds" --time "$seconds" \
   --check-determinism --corpus "results/corpus-$k-of-$n.tsv" \
+  --html-dir results/timelines \
   --format json --output "results/shard-$k-of-$n.json" || status=$?
 python3 ci/results.py junit "results/shard-$k-of-$n.json" > "results/shard-$k-of-$n.xml"
 exit "$status"

@@ -3,7 +3,10 @@
 # formatting, clippy with warnings as errors (this also enforces the engine's
 # isolation rules in engine/clippy.toml), the whole test suite, then one
 # planted bug taken from a failing seed through shrink and emit to a
-# regression case (ci/shrink-planted.sh; the nightly job takes two), and
+# regression case (ci/shrink-planted.sh; the nightly job takes two), a
+# planted bug's HTML timeline rendered in headless Chromium and its DOM
+# checked against the run's stats (ci/timeline-check.sh, which installs
+# Debian's chromium when the machine has none), and
 # a short LazyFS power-loss loop (ci/lazyfs.sh, 30 cycles on the debug build
 # cargo test made) when a LazyFS source is at LAZYFS_SOURCE (default
 # ../shared/lazyfs, beside the repo): about 30 s with a cold LazyFS build.
@@ -23,6 +26,9 @@ cargo test --workspace --locked
 
 step "ci/shrink-planted.sh 16 (failing seed -> shrunk, emitted case that cargo test fails with the bug)"
 bash ci/shrink-planted.sh 16
+
+step "ci/timeline-check.sh (a planted bug's HTML timeline in headless Chromium, its DOM against the run's stats)"
+bash ci/timeline-check.sh
 
 lazyfs_source="${LAZYFS_SOURCE:-../shared/lazyfs}"
 if [ -d "$lazyfs_source" ]; then

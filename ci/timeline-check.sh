@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The HTML timeline in a real browser: applies a planted bug
-# (tests/planted/NN-*.patch, default 02) to a scratch copy of HEAD, sweeps
+# (tests/planted/NN-*.patch, default 03: a retried fsync, so the case has faults, crashes and clients to show) to a scratch copy of HEAD, sweeps
 # until a case fails, with `faultline run --html-dir`, renders the first
 # failing case's page in headless Chromium, takes a screenshot, and checks
 # through the DOM the viewer built (ci/timeline-dom.py) that the lanes, the
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-bug="${1:-02}"
+bug="${1:-03}"
 out="$root/target/timeline-check"
 scratch="$root/target/timeline-tree"
 trap 'git -C "$root" worktree remove --force "$scratch" >/dev/null 2>&1 || true' EXIT

@@ -1,14 +1,18 @@
 //! A filesystem layer for deliberately broken engines in tests: it forwards
 //! every call to the filesystem below, except the file calls a [`Breakage`]
 //! overrides (skipping fsyncs, retrying them, peeking after a failure,
-//! writing as a handle is dropped).
+//! writing as a handle is dropped), and one broken engine ready to sweep
+//! ([`SkipsSyncs`], in `faultline-selftest`).
 
 use std::fmt;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use faultline_engine::fs::{DirEntry, File, Fs};
+use faultline_scenarios::{Plan, PlanError, Scenario, WorkloadShape};
+use faultline_sim::Seed;
 
 /// How a broken engine misuses its files. Each method gets the real file;
 /// the defaults forward.
@@ -97,5 +101,44 @@ impl<B: Breakage> File for BrokenFile<B> {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.breakage.sync_data(self.file.as_ref())
+    }
+}
+
+/// A broken engine's files: every third fsync does nothing and says it
+/// worked.
+#[derive(Debug, Default)]
+pub struct SkipsEveryThirdSync {
+    syncs: AtomicU64,
+}
+
+impl Breakage for SkipsEveryThirdSync {
+    fn sync_data(&self, file: &dyn File) -> io::Result<()> {
+        if self.syncs.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
+            return Ok(());
+        }
+        file.sync_data()
+    }
+}
+
+/// A broken engine (test-only scenario `selftest_skips_syncs`): it loses
+/// what it acknowledged, and the judge says so.
+pub struct SkipsSyncs;
+
+impl Scenario for SkipsSyncs {
+    fn name(&self) -> &str {
+        "selftest_skips_syncs"
+    }
+
+    fn summary(&self) -> &str {
+        "test only: an engine that skips every third fsync"
+    }
+
+    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
+        let workload = WorkloadShape { clients: 2, txs_per_client: 12, ..WorkloadShape::default() };
+        Plan::builder(seed).workload(workload).restarts(2).build()
+    }
+
+    fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
+        Arc::new(BrokenFs::new(fs, SkipsEveryThirdSync::default()))
     }
 }

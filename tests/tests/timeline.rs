@@ -5,17 +5,13 @@
 //! broken invariant where it broke. (`ci/timeline-check.sh` renders such a
 //! page in headless Chromium and counts the same things in its DOM.)
 
-use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::process::Command;
 
-use faultline_engine::fs::{File, Fs};
 use faultline_scenarios::timeline::{Kind, LaneGroup, Timeline, page};
-use faultline_scenarios::{
-    Plan, PlanError, Registry, RunConfig, RunReport, Scenario, WorkloadShape, run,
-};
+use faultline_scenarios::{Registry, RunConfig, RunReport, run};
 use faultline_sim::Seed;
-use faultline_tests::broken_fs::{Breakage, BrokenFs};
+use faultline_tests::broken_fs::SkipsSyncs;
 
 fn with_timeline() -> RunConfig {
     RunConfig { keep_timeline: true, ..RunConfig::default() }
@@ -128,43 +124,6 @@ fn a_recovery_says_what_it_restored_and_cut() {
     assert!(cut > 0, "no recovery cut a torn tail");
 }
 
-/// A broken engine's files: every third fsync does nothing and says it
-/// worked.
-#[derive(Debug, Default)]
-struct SkipsEveryThirdSync {
-    syncs: AtomicU64,
-}
-
-impl Breakage for SkipsEveryThirdSync {
-    fn sync_data(&self, file: &dyn File) -> io::Result<()> {
-        if self.syncs.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
-            return Ok(());
-        }
-        file.sync_data()
-    }
-}
-
-struct SkipsSyncs;
-
-impl Scenario for SkipsSyncs {
-    fn name(&self) -> &str {
-        "skips_syncs"
-    }
-
-    fn summary(&self) -> &str {
-        "test only: an engine that skips every third fsync"
-    }
-
-    fn plan(&self, seed: Seed) -> Result<Plan, PlanError> {
-        let workload = WorkloadShape { clients: 2, txs_per_client: 12, ..WorkloadShape::default() };
-        Plan::builder(seed).workload(workload).restarts(2).build()
-    }
-
-    fn wrap_fs(&self, fs: Arc<dyn Fs>) -> Arc<dyn Fs> {
-        Arc::new(BrokenFs::new(fs, SkipsEveryThirdSync::default()))
-    }
-}
-
 #[test]
 fn a_failing_run_s_page_highlights_the_first_broken_invariant_where_it_broke() {
     let report = run(&SkipsSyncs, Seed(7), &with_timeline());
@@ -183,11 +142,69 @@ fn a_failing_run_s_page_highlights_the_first_broken_invariant_where_it_broke() {
         violation.mark
     )));
     assert!(html.contains(&format!("<b class=\"invariant\">{}</b>", failure.kind.name())));
-    assert!(html.contains("replay --scenario skips_syncs --seed 0x0000000000000007"));
+    assert!(html.contains("replay --scenario selftest_skips_syncs --seed 0x0000000000000007"));
     // A passing run's page has no violation.
     let passing =
         run(Registry::builtin().get("torn_tail").unwrap().as_ref(), Seed(1), &with_timeline());
     assert!(passing.outcome.failure().is_none());
     assert!(timeline(&passing).violation.is_none());
     assert!(!page(&passing, timeline(&passing)).contains("id=\"violation\""));
+}
+
+fn selftest() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_faultline-selftest"))
+}
+
+#[test]
+fn a_sweep_writes_each_failing_case_s_page_and_its_results_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pages, json) = (dir.path().join("pages"), dir.path().join("results.json"));
+    // Seeds 0..6 of selftest_misbehaving abort (3) and spin (5): no page
+    // for those, whose replay would take the sweep down; every failing
+    // case of the broken engine gets one.
+    let output = Command::new(selftest())
+        .args(["run", "--scenario", "selftest", "--seeds", "6", "--jobs", "2"])
+        .args(["--case-timeout", "2", "--format", "json", "--output"])
+        .arg(&json)
+        .arg("--html-dir")
+        .arg(&pages)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (mut with_page, mut without) = (0, 0);
+    for failure in results["failures"].as_array().unwrap() {
+        let scenario = failure["scenario"].as_str().unwrap();
+        if scenario == "selftest_misbehaving" {
+            assert!(failure["timeline"].is_null(), "{failure}");
+            assert!(stderr.contains("its worker died under it"), "{stderr}");
+            without += 1;
+            continue;
+        }
+        let page = PathBuf::from(failure["timeline"].as_str().expect("the page is named"));
+        let seed = failure["seed"].as_str().unwrap();
+        assert_eq!(page, pages.join(format!("{scenario}-{seed}.html")));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        let kind = failure["kind"].as_str().unwrap();
+        assert!(html.contains(&format!("<b class=\"invariant\">{kind}</b>")), "{kind}");
+        with_page += 1;
+    }
+    assert_eq!(without, 2, "the abort and the spin");
+    assert!(with_page >= 3, "{with_page} pages");
+    assert!(stderr.contains(&format!("timelines: {with_page} written to")), "{stderr}");
+
+    // JUnit names the page too, where CI systems look for attachments.
+    let output = Command::new(selftest())
+        .args(["run", "--scenario", "selftest_skips_syncs", "--seeds", "2", "--format", "junit"])
+        .arg("--html-dir")
+        .arg(&pages)
+        .output()
+        .unwrap();
+    let junit = String::from_utf8_lossy(&output.stdout);
+    let page = pages.join("selftest_skips_syncs-0x0000000000000000.html");
+    assert!(junit.contains(&format!("[[ATTACHMENT|{}]]", page.display())), "{junit}");
+    assert!(junit.contains(&format!("timeline: {}", page.display())), "{junit}");
 }
