@@ -6,7 +6,9 @@
 # through the DOM the viewer built (ci/timeline-dom.py) that the lanes, the
 # fault marks, the crash marks and the highlighted first broken invariant
 # are all there, with counts equal to the run's own stats in the sweep's
-# json (which names the page).
+# json (which names the page); then clicks every fault and crash mark and
+# the violation's "show" button (ci/timeline-clicks.js, run after the
+# viewer in a copy of the page) and checks each shows its event's details.
 #
 #   ci/timeline-check.sh [BUG]
 #   TIMELINE_BENCH=1 ci/timeline-check.sh   also renders a 100,000-event
@@ -97,6 +99,27 @@ browse --window-size=1600,1000 --dump-dom "file://$out/$page" >"$out/dom.html"
 echo "  screenshot: $out/timeline.png"
 status=0
 (cd "$out" && python3 "$root/ci/timeline-dom.py" dom.html sweep.json "$page") || status=1
+
+# Clicks: the page again with ci/timeline-clicks.js after its viewer.
+python3 - "$out/$page" "$root/ci/timeline-clicks.js" "$out/clicks.html" <<'PY'
+import sys
+page = open(sys.argv[1], encoding="utf-8").read()
+probe = open(sys.argv[2], encoding="utf-8").read()
+assert page.count("</body>") == 1, "one body"
+with open(sys.argv[3], "w", encoding="utf-8") as out:
+    out.write(page.replace("</body>", "<script>\n" + probe + "</script>\n</body>"))
+PY
+browse --window-size=1600,1000 --dump-dom "file://$out/clicks.html" >"$out/clicks-dom.html"
+clicks="$(python3 -c '
+import re, sys
+found = re.search(r"data-clicks=\"([^\"]*)\"", open(sys.argv[1], encoding="utf-8").read())
+print(found.group(1) if found else "the probe did not run")
+' "$out/clicks-dom.html")"
+echo "  clicks on every fault and crash mark, and on show: $clicks"
+case "$clicks" in
+  *" clicked, 0 wrong") ;;
+  *) echo "FAIL: a click did not show its event's details: $clicks"; status=1 ;;
+esac
 
 # --- a 100,000-event page (TIMELINE_BENCH=1) --------------------------------
 if [ "${TIMELINE_BENCH:-0}" = 1 ]; then
