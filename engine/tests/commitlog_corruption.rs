@@ -9,7 +9,8 @@ use std::path::Path;
 
 use commitlog_support::*;
 use faultline_engine::commitlog::{
-    Commit, Commitlog, CorruptionReason, DecodeError, OpenError, Options, ReadError, segment_path,
+    Commit, Commitlog, CorruptionReason, DecodeError, LogRepair, OpenError, Options, ReadError,
+    segment_path,
 };
 use faultline_engine::fs::Fs;
 use faultline_sim::SimFs;
@@ -113,6 +114,12 @@ fn every_single_bit_flip_is_an_error_or_repaired_in_the_last_segment() {
                             "flip {}:{byte}:{bit} went unnoticed",
                             path.display()
                         );
+                        let [LogRepair::BitRepaired { segment, byte: repaired, .. }] =
+                            log.repairs_at_open()
+                        else {
+                            panic!("flip {byte}:{bit}: {:?}", log.repairs_at_open());
+                        };
+                        assert_eq!((segment, *repaired), (path, byte), "the repair is reported");
                         assert_eq!(read_all(&log).unwrap(), fixture.commits, "nothing lost");
                         drop(log);
                         // The repair is durable: the bytes on disk are whole again.
@@ -155,6 +162,15 @@ fn cutting_the_last_commit_at_every_byte_recovers_the_commits_before_it() {
         let mut log = fixture.open(&fs).unwrap();
         assert_eq!(read_all(&log).unwrap(), fixture.all_but_last(), "cut at {len}");
         assert_eq!(file_bytes(&fs, &last).len() as u64, last_commit_start, "cut at {len}");
+        // The open says what it cut (nothing, at the commit's very start).
+        let cut_here = LogRepair::TornTailCut {
+            segment: last.clone(),
+            offset: last_commit_start,
+            bytes_cut: len - last_commit_start,
+        };
+        let said: &[LogRepair] =
+            if len == last_commit_start { &[] } else { std::slice::from_ref(&cut_here) };
+        assert_eq!(log.repairs_at_open(), said, "cut at {len}");
         assert_eq!(log.durable_offset(), Some(fixture.commits.last().unwrap().min_tx_offset - 1));
         // The log goes on from the cut.
         append(&mut log, fixture.commits.last().unwrap());
@@ -398,6 +414,10 @@ fn an_empty_last_segment_is_removed_and_the_log_goes_on() {
 
     let mut log = open(&fs, &options).unwrap();
     assert!(fs.open(&empty).is_err(), "the empty last segment is removed");
+    assert_eq!(
+        log.repairs_at_open(),
+        [LogRepair::SegmentRemoved { segment: empty.clone(), reason: "it holds no commit".into() }]
+    );
     assert_eq!(log.segments().len(), segments.len() - 1);
     assert_eq!(read_all(&log).unwrap(), commits[..appended - 1]);
     append_synced(&mut log, &commits[appended - 1..]);
