@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use faultline_scenarios::timeline::{Kind, LaneGroup, Timeline, page};
-use faultline_scenarios::{Registry, RunConfig, RunReport, run};
+use faultline_scenarios::{Registry, RunConfig, RunMode, RunReport, run};
 use faultline_sim::Seed;
 use faultline_tests::broken_fs::SkipsSyncs;
 
@@ -102,6 +102,30 @@ fn the_same_seed_writes_the_same_page_byte_for_byte() {
     for remote in ["http://", "https://", "<link", "src=\""] {
         assert!(!first.contains(remote), "the page names {remote}");
     }
+}
+
+#[test]
+fn a_schedule_replay_draws_the_same_timeline_as_the_seed_it_came_from() {
+    let registry = Registry::builtin();
+    let mut compared = 0;
+    for name in ["swarm", "poisoned_writes", "torn_tail"] {
+        let scenario = registry.get(name).unwrap();
+        for seed in [5, 0xc0ffee] {
+            let drawn = run(scenario.as_ref(), Seed(seed), &with_timeline());
+            let pinned = RunConfig {
+                mode: RunMode::Pinned(drawn.schedule.clone()),
+                fs_profile: drawn.fs_profile,
+                ..with_timeline()
+            };
+            let replayed = run(scenario.as_ref(), Seed(seed), &pinned);
+            assert_eq!(timeline(&replayed), timeline(&drawn), "{name} seed={seed}");
+            // The page differs only where it says how to replay it.
+            let html = page(&replayed, timeline(&replayed));
+            assert!(html.contains(" --schedule "), "{name} seed={seed}");
+            compared += usize::from(!drawn.schedule.is_empty());
+        }
+    }
+    assert!(compared >= 4, "only {compared} runs had decisions to pin");
 }
 
 #[test]
