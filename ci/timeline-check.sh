@@ -13,8 +13,9 @@
 #   ci/timeline-check.sh [BUG]
 #   TIMELINE_BENCH=1 ci/timeline-check.sh   also renders a 100,000-event
 #                                           page and prints how long its
-#                                           first draw took (a figure for
-#                                           BENCHMARKS.md, not a pass/fail)
+#                                           first draw, a redraw and a click
+#                                           take (figures for BENCHMARKS.md,
+#                                           not a pass/fail)
 #
 # Chromium comes from Debian's packages (apt-get install chromium) when the
 # machine has none. Everything lands in target/timeline-check: the sweep's
@@ -54,6 +55,28 @@ browse() {
     --disable-background-networking --disable-component-update --disable-sync \
     --hide-scrollbars --user-data-dir="$profile" "$@" 2>>"$out/chromium.log"
   rm -rf "$profile"
+}
+
+# PAGE with the script PROBE run after its viewer, written to OUT.
+with_probe() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+page = open(sys.argv[1], encoding="utf-8").read()
+probe = open(sys.argv[2], encoding="utf-8").read()
+assert page.count("</body>") == 1, "one body"
+with open(sys.argv[3], "w", encoding="utf-8") as out:
+    out.write(page.replace("</body>", "<script>\n" + probe + "</script>\n</body>"))
+PY
+}
+
+# The body's data-NAME attribute in a dumped DOM.
+body_data() {
+  python3 -c '
+import re, sys
+body = re.search(r"<body([^>]*)>", open(sys.argv[1], encoding="utf-8").read())
+found = body and re.search(r"data-" + sys.argv[2] + r"=\"([^\"]*)\"", body.group(1))
+print(found.group(1) if found else "(not set: the probe did not run)")
+' "$1" "$2"
 }
 
 # --- a failing planted-bug case, with its page ------------------------------
@@ -101,20 +124,9 @@ status=0
 (cd "$out" && python3 "$root/ci/timeline-dom.py" dom.html sweep.json "$page") || status=1
 
 # Clicks: the page again with ci/timeline-clicks.js after its viewer.
-python3 - "$out/$page" "$root/ci/timeline-clicks.js" "$out/clicks.html" <<'PY'
-import sys
-page = open(sys.argv[1], encoding="utf-8").read()
-probe = open(sys.argv[2], encoding="utf-8").read()
-assert page.count("</body>") == 1, "one body"
-with open(sys.argv[3], "w", encoding="utf-8") as out:
-    out.write(page.replace("</body>", "<script>\n" + probe + "</script>\n</body>"))
-PY
+with_probe "$out/$page" "$root/ci/timeline-clicks.js" "$out/clicks.html"
 browse --window-size=1600,1000 --dump-dom "file://$out/clicks.html" >"$out/clicks-dom.html"
-clicks="$(python3 -c '
-import re, sys
-found = re.search(r"data-clicks=\"([^\"]*)\"", open(sys.argv[1], encoding="utf-8").read())
-print(found.group(1) if found else "the probe did not run")
-' "$out/clicks-dom.html")"
+clicks="$(body_data "$out/clicks-dom.html" clicks)"
 echo "  clicks on every fault and crash mark, and on show: $clicks"
 case "$clicks" in
   *" clicked, 0 wrong") ;;
@@ -143,6 +155,10 @@ print(f"  100k page, run {sys.argv[3]}: script {ms.group(1) if ms else '?'} ms, 
       f"marks {marks.group(1) if marks else '?'}")
 EOF
   done
+  # Redraws and a click, timed in the page (ci/timeline-perf.js).
+  with_probe "$out/big.html" "$root/ci/timeline-perf.js" "$out/big-perf.html"
+  browse --window-size=1600,1000 --dump-dom "file://$out/big-perf.html" >"$out/big-perf-dom.html"
+  echo "  100k page, medians of 9 (ms): $(body_data "$out/big-perf-dom.html" perf)"
   browse --window-size=1600,1000 --screenshot="$out/big.png" "file://$out/big.html" >/dev/null
 fi
 exit "$status"
