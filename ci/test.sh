@@ -28,7 +28,15 @@ step "ci/shrink-planted.sh 16 (failing seed -> shrunk, emitted case that cargo t
 bash ci/shrink-planted.sh 16
 
 step "ci/timeline-check.sh (a planted bug's HTML timeline in headless Chromium, its DOM against the run's stats)"
-bash ci/timeline-check.sh
+# No browser and no way to install one (3) fails CI and is said loudly on
+# a developer's machine; any other failure fails the run.
+timeline_status=0
+bash ci/timeline-check.sh || timeline_status=$?
+if [ "$timeline_status" = 3 ] && [ "${CI:-}" != true ]; then
+  echo "WARNING: ci/timeline-check.sh could not run a browser on this machine (exit 3): the timeline was not checked" >&2
+elif [ "$timeline_status" != 0 ]; then
+  exit "$timeline_status"
+fi
 
 lazyfs_source="${LAZYFS_SOURCE:-../shared/lazyfs}"
 if [ -d "$lazyfs_source" ]; then

@@ -21,40 +21,57 @@
 # machine has none. Everything lands in target/timeline-check: the sweep's
 # json, the pages, the DOM as Chromium left it, the screenshot
 # (timeline.png; scenarios/docs/timeline.png is a copy of one). Exit 0 when
-# every check holds, 1 otherwise.
+# every check holds, 1 otherwise, 3 when this machine cannot run a browser
+# (none, and no apt-get as root or password-less sudo to install one:
+# ci/test.sh fails on that in CI and warns elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 bug="${1:-03}"
 out="$root/target/timeline-check"
 scratch="$root/target/timeline-tree"
-trap 'git -C "$root" worktree remove --force "$scratch" >/dev/null 2>&1 || true' EXIT
 rm -rf "$out"
 mkdir -p "$out"
 
 # --- a browser --------------------------------------------------------------
-chromium="$(command -v chromium || command -v chromium-browser || true)"
+find_browser() {
+  command -v chromium || command -v chromium-browser || command -v google-chrome || true
+}
+chromium="$(find_browser)"
 if [ -z "$chromium" ]; then
   echo "==> installing chromium (Debian package)"
   sudo_=""
-  [ "$(id -u)" = 0 ] || sudo_="sudo"
+  # Never a password prompt: root, or sudo that needs none.
+  [ "$(id -u)" = 0 ] || sudo_="sudo -n"
+  if ! command -v apt-get >/dev/null || { [ -n "$sudo_" ] && ! sudo -n true 2>/dev/null; }; then
+    echo "CANNOT: no browser, and no apt-get as root (or sudo without a password) to install chromium" >&2
+    exit 3
+  fi
   $sudo_ apt-get update -q >"$out/apt.log" 2>&1 || true
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -q chromium >>"$out/apt.log" 2>&1 || {
     tail -20 "$out/apt.log" >&2
-    echo "FAIL: could not install chromium" >&2
-    exit 1
+    echo "CANNOT: apt-get install chromium failed (the log above)" >&2
+    exit 3
   }
-  chromium="$(command -v chromium)"
+  chromium="$(find_browser)"
+  [ -n "$chromium" ] || { echo "CANNOT: chromium installed, but not on PATH" >&2; exit 3; }
 fi
 # Headless, and quiet on a machine without a network: no background
-# connections, no first-run work, a fresh profile each time.
+# connections, no first-run work, a fresh profile each time. The page is
+# the last argument, a path: passed as a file:// URL.
+profiles=()
+trap 'git -C "$root" worktree remove --force "$scratch" >/dev/null 2>&1 || true; rm -rf "${profiles[@]}"' EXIT
 browse() {
-  local profile
+  local profile url
   profile="$(mktemp -d)"
+  profiles+=("$profile")
+  url="$(python3 -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' "${@: -1}")"
   "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
-    --hide-scrollbars --user-data-dir="$profile" "$@" 2>>"$out/chromium.log"
-  rm -rf "$profile"
+    --hide-scrollbars --user-data-dir="$profile" "${@:1:$#-1}" "$url" 2>>"$out/chromium.log" || {
+    echo "FAIL: chromium failed on $url (its log: $out/chromium.log)" >&2
+    exit 1
+  }
 }
 
 # PAGE with the script PROBE run after its viewer, written to OUT.
@@ -116,8 +133,8 @@ fi
 echo "==> planted bug $bug: $page"
 
 # --- rendered, photographed, counted ----------------------------------------
-browse --window-size=1600,1000 --screenshot="$out/timeline.png" "file://$out/$page" >/dev/null
-browse --window-size=1600,1000 --dump-dom "file://$out/$page" >"$out/dom.html"
+browse --window-size=1600,1000 --screenshot="$out/timeline.png" "$out/$page" >/dev/null
+browse --window-size=1600,1000 --dump-dom "$out/$page" >"$out/dom.html"
 [ -s "$out/timeline.png" ] || { echo "FAIL: chromium wrote no screenshot" >&2; exit 1; }
 echo "  screenshot: $out/timeline.png"
 status=0
@@ -125,7 +142,7 @@ status=0
 
 # Clicks: the page again with ci/timeline-clicks.js after its viewer.
 with_probe "$out/$page" "$root/ci/timeline-clicks.js" "$out/clicks.html"
-browse --window-size=1600,1000 --dump-dom "file://$out/clicks.html" >"$out/clicks-dom.html"
+browse --window-size=1600,1000 --dump-dom "$out/clicks.html" >"$out/clicks-dom.html"
 clicks="$(body_data "$out/clicks-dom.html" clicks)"
 echo "  clicks on every fault and crash mark, and on show: $clicks"
 case "$clicks" in
@@ -140,7 +157,7 @@ if [ "${TIMELINE_BENCH:-0}" = 1 ]; then
   "$root/target/release/timeline_sample" "$out/big.html" 100000 | tee "$out/big.txt"
   for run in 1 2 3; do
     started=$(date +%s%N)
-    browse --window-size=1600,1000 --dump-dom "file://$out/big.html" >"$out/big-dom.html"
+    browse --window-size=1600,1000 --dump-dom "$out/big.html" >"$out/big-dom.html"
     ended=$(date +%s%N)
     python3 - "$out/big-dom.html" "$(( (ended - started) / 1000000 ))" "$run" <<'EOF'
 import re, sys
@@ -157,8 +174,8 @@ EOF
   done
   # Redraws and a click, timed in the page (ci/timeline-perf.js).
   with_probe "$out/big.html" "$root/ci/timeline-perf.js" "$out/big-perf.html"
-  browse --window-size=1600,1000 --dump-dom "file://$out/big-perf.html" >"$out/big-perf-dom.html"
+  browse --window-size=1600,1000 --dump-dom "$out/big-perf.html" >"$out/big-perf-dom.html"
   echo "  100k page, medians of 9 (ms): $(body_data "$out/big-perf-dom.html" perf)"
-  browse --window-size=1600,1000 --screenshot="$out/big.png" "file://$out/big.html" >/dev/null
+  browse --window-size=1600,1000 --screenshot="$out/big.png" "$out/big.html" >/dev/null
 fi
 exit "$status"

@@ -11,24 +11,29 @@ Exit 0 when every check holds; 1 (each broken check named) otherwise.
 """
 
 import json
+import re
 import sys
 from html.parser import HTMLParser
 
 
 class Elements(HTMLParser):
     """Every element's tag, attributes and class list, in document order,
-    and the text inside the element with id `violation`."""
+    the text inside the element with id `violation`, and the plan's text."""
 
     def __init__(self):
         super().__init__()
         self.elements = []
         self.violation_text = []
         self._in_violation = 0
+        self.plan_text = []
+        self._in_plan = False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         attrs["class"] = (attrs.get("class") or "").split()
         self.elements.append((tag, attrs))
+        if tag == "details" and attrs.get("id") == "plan":
+            self._in_plan = True
         if attrs.get("id") == "violation":
             self._in_violation = 1
         elif self._in_violation and tag not in ("br", "img", "input"):
@@ -37,16 +42,27 @@ class Elements(HTMLParser):
     def handle_endtag(self, tag):
         if self._in_violation:
             self._in_violation -= 1
+        if tag == "details":
+            self._in_plan = False
 
     def handle_data(self, data):
         if self._in_violation:
             self.violation_text.append(data)
+        if self._in_plan:
+            self.plan_text.append(data)
 
     def having(self, *classes):
         return [a for _, a in self.elements if all(c in a["class"] for c in classes)]
 
     def by_id(self, name):
         return next((a for _, a in self.elements if a.get("id") == name), None)
+
+
+def page_lanes(path):
+    """How many lanes the page's data (written by the Rust side) has."""
+    page = open(path, encoding="utf-8").read()
+    found = re.search(r'<script id="timeline-data" type="application/json">(.*?)</script>', page, re.S)
+    return len(json.loads(found.group(1))["lanes"]) if found else -1
 
 
 def main():
@@ -78,8 +94,16 @@ def main():
     for lane in lanes:
         groups[lane["data-group"]] = groups.get(lane["data-group"], 0) + 1
     print(f"  lanes: {len(lanes)} ({', '.join(f'{g} {n}' for g, n in sorted(groups.items()))})")
-    expect("lanes drawn", len(lanes), int(body.get("data-lanes", -1)))
-    for group in ("run", "client", "engine", "file"):
+    # The viewer draws every lane of the page's data...
+    expect("lanes drawn, against the page's data", len(lanes), page_lanes(page_path))
+    # ...and the data has one per client of the run's plan (the plan as the
+    # Rust side printed it in the static header).
+    clients = re.search(r"\bclients=(\d+)", "".join(dom.plan_text))
+    if clients is None:
+        problems.append("the plan in the header names no clients=")
+    else:
+        expect("client lanes, against the plan", groups.get("client", 0), int(clients.group(1)))
+    for group in ("run", "offsets", "engine", "file"):
         if groups.get(group, 0) == 0:
             problems.append(f"no {group} lane")
     lane_calls = sum(int(lane.get("data-calls", 0)) for lane in lanes)
@@ -97,7 +121,7 @@ def main():
         print(f"  highlighted: {text[:160]}")
         if failure["kind"] not in text:
             problems.append(f"the highlighted invariant does not name {failure['kind']}")
-        if failure["detail"][:60] not in text:
+        if " ".join(failure["detail"].split())[:60] not in text:
             problems.append("the highlighted invariant does not show the failure's message")
     if dom.by_id("repro") is None or dom.by_id("plan") is None:
         problems.append("no plan or repro line at the top")

@@ -576,7 +576,14 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
         }
     }
     if let Some(dir) = &args.html_dir {
-        write_timelines(registry, &config.run, dir, args.html_max, &mut result.failures);
+        if result.interrupted_by.is_some() {
+            eprintln!(
+                "timelines: none written: the sweep was interrupted (its results come first)"
+            );
+        } else {
+            let stop = config.stop.as_deref();
+            write_timelines(registry, &config.run, dir, args.html_max, stop, &mut result.failures);
+        }
     }
     emit(&args, &result, shard)?;
     if let Some(signal) = result.interrupted_by {
@@ -597,18 +604,26 @@ fn run_sweep(registry: &Registry, args: RunArgs) -> Result<Ended, Usage> {
 /// Replays each failing case (up to `max`) with its timeline kept and
 /// writes its page into `dir`, naming it in the case's report. A case that
 /// cannot be replayed in this process (its worker aborted or hung) or whose
-/// replay diverges is said so; nothing the sweep computed is lost.
+/// replay does not fail as it did is said so, on stderr and on its page. A
+/// signal (`stop`) ends the replays: the results are written next, and a
+/// second signal would end the process before they are.
 fn write_timelines(
     registry: &Registry,
     base: &RunConfig,
     dir: &std::path::Path,
     max: usize,
+    stop: Option<&AtomicUsize>,
     failures: &mut [RunReport],
 ) {
     use crate::FailureKind;
+    use std::sync::atomic::Ordering;
     let mut written = 0;
     let mut skipped = 0;
     for failure in failures.iter_mut() {
+        if stop.is_some_and(|stop| stop.load(Ordering::Relaxed) != 0) {
+            eprintln!("timelines: stopped by a signal; the results are written now");
+            break;
+        }
         let kind = failure.outcome.failure().map(|f| f.kind);
         // These never finished in a worker: replayed here, they would take
         // the sweep's own process down with them.
@@ -633,19 +648,20 @@ fn write_timelines(
         let replayed = run(scenario.as_ref(), failure.seed, &config);
         let Some(timeline) = &replayed.timeline else {
             eprintln!(
-                "timeline: none for {} seed={}: the scenario runs itself, without the runner's events",
-                failure.scenario, failure.seed
+                "timeline: none for {} seed={}: {}",
+                failure.scenario,
+                failure.seed,
+                no_timeline_reason(&replayed)
             );
             continue;
         };
-        if replayed.trace_hash != failure.trace_hash {
-            eprintln!(
-                "warning: timeline of {} seed={}: its replay's trace hash {:#018x} is not the sweep's {:#018x}: the page shows the replay",
-                failure.scenario, failure.seed, replayed.trace_hash, failure.trace_hash
-            );
+        let notice = replay_notice(failure, &replayed);
+        if let Some(notice) = &notice {
+            eprintln!("warning: timeline of {} seed={}: {notice}", failure.scenario, failure.seed);
         }
         let path = dir.join(format!("{}-{}.html", failure.scenario, failure.seed));
-        match std::fs::write(&path, crate::timeline::page(&replayed, timeline)) {
+        let html = crate::timeline::page_with_notice(&replayed, timeline, notice.as_deref());
+        match std::fs::write(&path, html) {
             Ok(()) => {
                 written += 1;
                 failure.timeline_page = Some(path);
@@ -662,6 +678,34 @@ fn write_timelines(
             String::new()
         }
     );
+}
+
+/// What a page must say when its replay is not the run the sweep judged:
+/// another trace hash, or another outcome (a nondeterministic case, whose
+/// single replay may well pass).
+fn replay_notice(swept: &RunReport, replayed: &RunReport) -> Option<String> {
+    let (was, now) = (swept.outcome.label(), replayed.outcome.label());
+    if was != now {
+        return Some(format!(
+            "the sweep's run ended {was}, this replay {now} (trace hash {:#018x}, the sweep's {:#018x}): the page shows the replay",
+            replayed.trace_hash, swept.trace_hash
+        ));
+    }
+    (replayed.trace_hash != swept.trace_hash).then(|| {
+        format!(
+            "this replay's trace hash {:#018x} is not the sweep's {:#018x}: the page shows the replay",
+            replayed.trace_hash, swept.trace_hash
+        )
+    })
+}
+
+/// Why a run has no timeline.
+fn no_timeline_reason(report: &RunReport) -> &'static str {
+    if report.plan.is_empty() {
+        "it failed before its run could start (its plan, or the harness outside the run)"
+    } else {
+        "its scenario runs itself, without the runner's events"
+    }
 }
 
 fn emit(args: &RunArgs, result: &crate::SweepReport, shard: Shard) -> Result<(), Usage> {
@@ -698,6 +742,10 @@ fn emit(args: &RunArgs, result: &crate::SweepReport, shard: Shard) -> Result<(),
 }
 
 fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
+    // A page that cannot be written is said before the run, not after it.
+    if let Some(path) = &args.html {
+        check_output(path).map_err(|Usage(why)| Usage(why.replace("--output", "--html")))?;
+    }
     if let Some(path) = &args.case {
         return replay_case(registry, path, &args);
     }
@@ -737,10 +785,12 @@ fn replay(registry: &Registry, args: ReplayArgs) -> Result<bool, Usage> {
 fn write_page(result: &RunReport, args: &ReplayArgs) -> Result<(), Usage> {
     let Some(path) = &args.html else { return Ok(()) };
     let Some(timeline) = &result.timeline else {
+        // The empty file the check before the run made is no page.
+        let _ = std::fs::remove_file(path);
         return Err(Usage(format!(
-            "--html {}: scenario {} runs itself, without the runner's events: it has no timeline",
+            "--html {}: no timeline: {}",
             path.display(),
-            result.scenario
+            no_timeline_reason(result)
         )));
     };
     std::fs::write(path, crate::timeline::page(result, timeline))

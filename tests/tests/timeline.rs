@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use faultline_scenarios::timeline::{Kind, LaneGroup, Timeline, page};
+use faultline_scenarios::timeline::{Kind, LaneGroup, Timeline, page, page_with_notice};
 use faultline_scenarios::{Registry, RunConfig, RunMode, RunReport, run};
 use faultline_sim::Seed;
 use faultline_tests::broken_fs::SkipsSyncs;
@@ -36,6 +36,20 @@ fn assert_counts_match(report: &RunReport) {
     assert!(t.incarnations.len() as u64 >= report.stats.incarnations, "{who}: bands");
     let opened_bands = t.incarnations.iter().filter(|b| b.recovery.is_some()).count();
     assert_eq!(opened_bands as u64, report.stats.incarnations, "{who}: a recovery per band");
+    // Bands follow each other without sharing a mark, and cover every mark
+    // from the first band's start.
+    for pair in t.incarnations.windows(2) {
+        assert!(pair[0].first_mark <= pair[0].last_mark, "{who}: {pair:?}");
+        assert_eq!(pair[0].last_mark + 1, pair[1].first_mark, "{who}: {pair:?}");
+    }
+    if let Some(last) = t.incarnations.last() {
+        assert_eq!(last.last_mark as usize + 1, t.marks.len(), "{who}: the last band ends the run");
+    }
+    // Once the final recovery starts, every restart belongs to it.
+    let labels: Vec<&str> = t.incarnations.iter().map(|b| b.label.as_str()).collect();
+    if let Some(first) = labels.iter().position(|l| *l == "final recovery") {
+        assert!(labels[first..].iter().all(|l| *l == "final recovery"), "{who}: {labels:?}");
+    }
     assert_eq!(t.count(Kind::Commit) as u64, report.stats.txs_committed, "{who}: commits");
     assert_eq!(t.count(Kind::Poisoned) as u64, report.stats.poisonings, "{who}: poisonings");
     assert!(t.marks.windows(2).all(|w| w[0].0 <= w[1].0), "{who}: marks in time order");
@@ -167,6 +181,9 @@ fn a_failing_run_s_page_highlights_the_first_broken_invariant_where_it_broke() {
     )));
     assert!(html.contains(&format!("<b class=\"invariant\">{}</b>", failure.kind.name())));
     assert!(html.contains("replay --scenario selftest_skips_syncs --seed 0x0000000000000007"));
+    // A replay that did not end as the sweep's run says so first.
+    let noticed = page_with_notice(&report, t, Some("the sweep's run ended <hang>"));
+    assert!(noticed.contains("<div id=\"notice\">the sweep&apos;s run ended &lt;hang&gt;</div>"));
     // A passing run's page has no violation.
     let passing =
         run(Registry::builtin().get("torn_tail").unwrap().as_ref(), Seed(1), &with_timeline());

@@ -24,7 +24,7 @@ use crate::report::clip;
 /// The most characters of a commit's operations a mark shows.
 const OPS_TEXT_MAX: usize = 240;
 
-pub use page::page;
+pub use page::{page, page_with_notice};
 
 /// What a mark is. The viewer styles a mark by its class and shows its
 /// name; the DOM of the page holds one element per fault, crash, damage,
@@ -315,7 +315,8 @@ pub struct TimelineRecorder {
     acked: Option<u64>,
     /// Whether the process went down since the band began.
     down: bool,
-    /// Whether the last time it went down was the run's final crash.
+    /// Whether the run's final crash happened (what starts after it is the
+    /// final recovery).
     final_crash: bool,
 }
 
@@ -469,7 +470,10 @@ impl TimelineRecorder {
                 let text = format!("process went down: {} ({cause})", mode.name());
                 self.mark(at_ns, Self::run_lane(), Kind::WentDown, || text.clone());
                 self.went_down(text);
-                self.final_crash = *cause == "final";
+                // Sticky: an open of the final recovery that fails on a
+                // fault goes down again, and its restart is still part of
+                // the final recovery.
+                self.final_crash |= *cause == "final";
             }
         }
     }
@@ -602,15 +606,19 @@ impl TimelineRecorder {
         self.close_incarnation(None);
         self.down = false;
         let text = format!("{label} starts");
-        let mark = self.mark(at_ns, Self::run_lane(), Kind::Incarnation, || text);
+        // The band goes first, so that its first mark is its own and not
+        // the last of the band before.
+        let first = u32::try_from(self.marks.len()).expect("fewer than 2^32 marks");
         self.bands.push(Band {
             index: self.incarnation,
             label,
-            first_mark: mark,
-            last_mark: mark,
+            first_mark: first,
+            last_mark: first,
             ended: None,
             recovery: None,
         });
+        let mark = self.mark(at_ns, Self::run_lane(), Kind::Incarnation, || text);
+        assert_eq!(mark, first);
     }
 
     /// The process went down (a crash, then the runner's word of it: both

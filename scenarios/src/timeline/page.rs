@@ -16,6 +16,13 @@ const VIEWER_CSS: &str = include_str!("viewer.css");
 /// The page of `report`'s run, drawn from `timeline` (the run's, kept with
 /// [`crate::RunConfig::keep_timeline`]).
 pub fn page(report: &RunReport, timeline: &Timeline) -> String {
+    page_with_notice(report, timeline, None)
+}
+
+/// The page, with `notice` (if any) shown first in its header: what the
+/// reader must know about this run (a replay that did not end as the run
+/// it stands for).
+pub fn page_with_notice(report: &RunReport, timeline: &Timeline, notice: Option<&str>) -> String {
     let mut html = String::with_capacity(4096 + timeline.marks.len() * 128);
     let title = format!("faultline: {} seed {}", report.scenario, report.seed);
     let _ = write!(
@@ -25,7 +32,7 @@ pub fn page(report: &RunReport, timeline: &Timeline) -> String {
          <title>{}</title>\n<style>\n{VIEWER_CSS}</style>\n</head>\n<body>\n",
         xml_escape(&title)
     );
-    header(&mut html, report, timeline);
+    header(&mut html, report, timeline, notice);
     html.push_str("<main id=\"timeline\"></main>\n<aside id=\"details\"></aside>\n");
     html.push_str("<script id=\"timeline-data\" type=\"application/json\">");
     html.push_str(&script_safe_json(timeline));
@@ -42,7 +49,7 @@ fn script_safe_json(timeline: &Timeline) -> String {
     json.replace('<', "\\u003c")
 }
 
-fn header(html: &mut String, report: &RunReport, timeline: &Timeline) {
+fn header(html: &mut String, report: &RunReport, timeline: &Timeline, notice: Option<&str>) {
     let (class, label) = match &report.outcome {
         Outcome::Passed => ("outcome-passed", "passed".to_owned()),
         Outcome::Refused { .. } => ("outcome-refused", "refused (allowed)".to_owned()),
@@ -56,14 +63,24 @@ fn header(html: &mut String, report: &RunReport, timeline: &Timeline) {
         report.seed,
         xml_escape(&label)
     );
-    if let (Outcome::Failed(failure), Some(violation)) = (&report.outcome, &timeline.violation) {
+    if let Some(notice) = notice {
+        let _ = writeln!(html, "<div id=\"notice\">{}</div>", xml_escape(notice));
+    }
+    if let Outcome::Failed(failure) = &report.outcome {
+        // A failure found after the run (a nondeterministic trace) has no
+        // mark to jump to: the header says it all the same.
+        let (mark, jump) = match &timeline.violation {
+            Some(violation) => (
+                format!(" data-mark=\"{}\"", violation.mark),
+                " <button id=\"jump-to-violation\" type=\"button\">show</button>",
+            ),
+            None => (String::new(), ""),
+        };
         let _ = writeln!(
             html,
-            "<div id=\"violation\" class=\"highlight\" data-mark=\"{}\">first broken invariant \
+            "<div id=\"violation\" class=\"highlight\"{mark}>first broken invariant \
              <b class=\"invariant\">{}</b> at <span class=\"at\">{:.3} ms</span>: \
-             <span class=\"message\">{}</span> \
-             <button id=\"jump-to-violation\" type=\"button\">show</button></div>",
-            violation.mark,
+             <span class=\"message\">{}</span>{jump}</div>",
             xml_escape(failure.kind.name()),
             failure.at_ns as f64 / 1e6,
             xml_escape(&failure.detail)
