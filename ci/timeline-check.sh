@@ -159,18 +159,9 @@ if [ "${TIMELINE_BENCH:-0}" = 1 ]; then
     started=$(date +%s%N)
     browse --window-size=1600,1000 --dump-dom "$out/big.html" >"$out/big-dom.html"
     ended=$(date +%s%N)
-    python3 - "$out/big-dom.html" "$(( (ended - started) / 1000000 ))" "$run" <<'EOF'
-import re, sys
-dom = open(sys.argv[1], encoding="utf-8").read()
-body = re.search(r"<body([^>]*)>", dom).group(1)
-ms = re.search(r'data-render-ms="([^"]+)"', body)
-load = re.search(r'data-load-ms="([^"]+)"', body)
-marks = re.search(r'id="timeline"[^>]*data-marks="(\d+)"', dom) or re.search(r'data-marks="(\d+)"[^>]*id="timeline"', dom)
-print(f"  100k page, run {sys.argv[3]}: script {ms.group(1) if ms else '?'} ms, "
-      f"navigation start to first draw {load.group(1) if load else '?'} ms, "
-      f"{sys.argv[2]} ms for the whole headless chromium --dump-dom (browser start included); "
-      f"marks {marks.group(1) if marks else '?'}")
-EOF
+    echo "  100k page, run $run: script $(body_data "$out/big-dom.html" render-ms) ms," \
+      "navigation start to first draw $(body_data "$out/big-dom.html" load-ms) ms," \
+      "$(( (ended - started) / 1000000 )) ms for the whole headless chromium --dump-dom (browser start included)"
   done
   # Redraws and a click, timed in the page (ci/timeline-perf.js).
   with_probe "$out/big.html" "$root/ci/timeline-perf.js" "$out/big-perf.html"

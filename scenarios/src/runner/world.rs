@@ -119,10 +119,16 @@ impl World {
     /// Simulated nanoseconds since the run started (outside the runtime:
     /// the last time seen inside it).
     pub(super) fn now_ns(&self) -> u64 {
-        if let Some(elapsed) = runtime::elapsed() {
-            self.last_ns.set(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
-        }
-        self.last_ns.get()
+        let now = self.peek_ns();
+        self.last_ns.set(now);
+        now
+    }
+
+    /// The time [`World::now_ns`] would give, without remembering it (what
+    /// only the timeline reads must not move what the run sees later).
+    fn peek_ns(&self) -> u64 {
+        runtime::elapsed()
+            .map_or(self.last_ns.get(), |e| u64::try_from(e.as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// Appends an event to the trace, after what the filesystem logged
@@ -180,10 +186,7 @@ impl World {
 
     fn judge_only(&mut self, event: &RunEvent<'_>) -> bool {
         if self.timeline.is_some() {
-            // Read without moving `last_ns`: recording must not change
-            // anything a run without it would see.
-            let at = runtime::elapsed()
-                .map_or(self.last_ns.get(), |e| u64::try_from(e.as_nanos()).unwrap_or(u64::MAX));
+            let at = self.peek_ns();
             if let Some(timeline) = &mut self.timeline {
                 timeline.observe(at, event);
             }

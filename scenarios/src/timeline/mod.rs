@@ -320,7 +320,36 @@ pub struct TimelineRecorder {
     final_crash: bool,
 }
 
+impl Default for TimelineRecorder {
+    fn default() -> Self {
+        TimelineRecorder::new()
+    }
+}
+
 impl TimelineRecorder {
+    /// A recorder with its fixed lanes made: the run lane (id 0) and the
+    /// offsets chart.
+    pub fn new() -> Self {
+        let mut recorder = TimelineRecorder {
+            lanes: BTreeMap::new(),
+            marks: Vec::new(),
+            spans: Vec::new(),
+            bands: Vec::new(),
+            offsets: Offsets::default(),
+            violation: None,
+            incarnation: 0,
+            open_spans: BTreeMap::new(),
+            submitted: None,
+            acked: None,
+            down: false,
+            final_crash: false,
+        };
+        let run = recorder.lane(LaneGroup::Run, 0, "run".to_owned());
+        assert_eq!(run, Self::run_lane());
+        recorder.lane(LaneGroup::Offsets, 0, "offsets".to_owned());
+        recorder
+    }
+
     /// Records `event`, which happened at `at_ns`.
     pub fn observe(&mut self, at_ns: u64, event: &RunEvent<'_>) {
         match event {
@@ -701,36 +730,5 @@ impl TimelineRecorder {
             return id;
         }
         self.lane(group, 0, path.to_owned())
-    }
-}
-
-impl Default for TimelineRecorder {
-    fn default() -> Self {
-        TimelineRecorder::new()
-    }
-}
-
-impl TimelineRecorder {
-    /// A recorder with its fixed lanes made: the run lane (id 0) and the
-    /// offsets chart.
-    pub fn new() -> Self {
-        let mut recorder = TimelineRecorder {
-            lanes: BTreeMap::new(),
-            marks: Vec::new(),
-            spans: Vec::new(),
-            bands: Vec::new(),
-            offsets: Offsets::default(),
-            violation: None,
-            incarnation: 0,
-            open_spans: BTreeMap::new(),
-            submitted: None,
-            acked: None,
-            down: false,
-            final_crash: false,
-        };
-        let run = recorder.lane(LaneGroup::Run, 0, "run".to_owned());
-        assert_eq!(run, Self::run_lane());
-        recorder.lane(LaneGroup::Offsets, 0, "offsets".to_owned());
-        recorder
     }
 }
