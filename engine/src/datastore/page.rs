@@ -81,6 +81,13 @@ impl Page {
         row_len + SLOT_OVERHEAD <= self.free()
     }
 
+    /// The slot the next [`Page::insert`] puts its row in: the first hole,
+    /// or a new slot.
+    pub fn next_slot(&self) -> u32 {
+        let slot = self.slots.iter().position(Option::is_none).unwrap_or(self.slots.len());
+        u32::try_from(slot).expect("a page has few slots")
+    }
+
     /// Puts `row` in the first hole or a new slot; returns the slot.
     pub fn insert(&mut self, row: Arc<[u8]>, offset: u64) -> u32 {
         assert!(self.fits(row.len()), "page overflow: used={} row={}", self.used, row.len());

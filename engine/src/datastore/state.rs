@@ -182,10 +182,9 @@ impl CommittedState {
             Mutation::Insert { row, .. } => {
                 check_encoded_row(table.schema().types(), row)
                     .map_err(|source| ApplyError::Row { offset, table: id, source })?;
-                if table.contains(row) {
+                if !table.insert(Arc::clone(row), offset) {
                     return Err(inconsistent(offset, format!("duplicate row: table-id={id}")));
                 }
-                table.insert(Arc::clone(row), offset);
                 row
             }
             Mutation::Delete { row, .. } => {

@@ -169,6 +169,19 @@ fn replay_of_a_hostile_record_is_an_error_naming_the_offset() {
     assert_eq!(datastore.latest().offset(), Some(0), "failed replays change nothing");
 }
 
+#[test]
+fn replay_of_a_row_the_table_holds_is_refused_and_changes_nothing() {
+    let (mut datastore, schema) = with_table_t(true);
+    let before = datastore.latest().table_by_name("t").unwrap().clone();
+    let again = Mutation::Insert { table: schema.id, row: Arc::from(encode_row(&[Value::U64(7)])) };
+    let err = datastore.replay(3, &[again]).unwrap_err().to_string();
+    assert!(err.contains("tx-offset=3 duplicate row"), "{err}");
+    let after = datastore.latest().table_by_name("t").unwrap();
+    assert_eq!(after.summary(), before.summary());
+    assert_eq!(after.rows().collect::<Vec<_>>(), before.rows().collect::<Vec<_>>());
+    assert_eq!(datastore.latest().offset(), Some(2), "a failed replay changes nothing");
+}
+
 /// A datastore after bootstrap with table `t (a u64)` at offset 1 and,
 /// if `with_row`, one row in it at offset 2.
 fn with_table_t(with_row: bool) -> (Datastore, TableSchema) {
