@@ -28,8 +28,8 @@ pub use state::CommittedState;
 pub use table::{Table, TableSummary};
 pub use tx::{Mutation, decode_tx, encode_tx, encoded_len};
 pub use value::{
-    ColumnType, Row, Value, ValueRef, check_encoded_row, check_row, decode_fields, decode_row,
-    encode_row,
+    ColumnType, Row, Value, ValueRef, check_encoded_row, check_row, decode_field, decode_fields,
+    decode_row, encode_row,
 };
 
 use schema::system::*;
@@ -245,7 +245,7 @@ impl MutTx {
         if id.is_system() {
             return Err(TxError::SystemTable(name.to_owned()));
         }
-        let id_value = Value::U64(u64::from(id.0));
+        let id_value = ValueRef::U64(u64::from(id.0));
         let mut deletes = Vec::new();
         // Column rows first, the table row next, then what refers to it, so
         // that the system tables are consistent whenever the repair runs.
@@ -255,8 +255,8 @@ impl MutTx {
             let table = self.state.table(system_table).expect("system tables exist");
             let types = table.schema().types();
             for row in table.rows() {
-                let decoded = decode_row(types, row).expect("stored rows decode");
-                if decoded[column] == id_value {
+                let field = decode_field(types, row, column).expect("stored rows decode");
+                if field == id_value {
                     deletes.push(Mutation::Delete { table: system_table, row: Arc::clone(row) });
                 }
             }

@@ -216,6 +216,25 @@ pub fn decode_fields<'a, const N: usize>(
     Ok(fields)
 }
 
+/// Decodes a whole row (every column checked against `types`) and returns
+/// the value of `column`, borrowed.
+pub fn decode_field<'a>(
+    types: &[ColumnType],
+    bytes: &'a [u8],
+    column: usize,
+) -> Result<ValueRef<'a>, DecodeError> {
+    assert!(column < types.len(), "column {column} of a row of {} columns", types.len());
+    let mut at = 0;
+    let mut field = ValueRef::U64(0);
+    for_each_value(types, bytes, |value| {
+        if at == column {
+            field = value;
+        }
+        at += 1;
+    })?;
+    Ok(field)
+}
+
 /// The one row decoder: hands each column's value to `visit` in order, and
 /// fails on the first byte that does not fit `types`.
 fn for_each_value<'a>(
@@ -328,6 +347,9 @@ mod tests {
         check_encoded_row(&types, &bytes).unwrap();
         let fields: [ValueRef<'_>; 5] = decode_fields(&types, &bytes).unwrap();
         assert_eq!(fields.map(ValueRef::to_value).to_vec(), row);
+        for (column, value) in row.iter().enumerate() {
+            assert_eq!(&decode_field(&types, &bytes, column).unwrap().to_value(), value);
+        }
     }
 
     #[test]
@@ -347,6 +369,9 @@ mod tests {
             let error = decode_row(&types, bytes).unwrap_err();
             assert_eq!(check_encoded_row(&types, bytes).unwrap_err(), error);
             assert_eq!(decode_fields::<5>(&types, bytes).unwrap_err(), error);
+            for column in 0..types.len() {
+                assert_eq!(decode_field(&types, bytes, column).unwrap_err(), error);
+            }
             error.to_string()
         };
         for cut in 0..bytes.len() {
