@@ -93,17 +93,12 @@ impl Page {
         assert!(self.fits(row.len()), "page overflow: used={} row={}", self.used, row.len());
         self.used += row.len() + SLOT_OVERHEAD;
         self.modified_at = offset;
-        let slot = match self.slots.iter().position(Option::is_none) {
-            Some(hole) => {
-                self.slots[hole] = Some(row);
-                hole
-            }
-            None => {
-                self.slots.push(Some(row));
-                self.slots.len() - 1
-            }
-        };
-        u32::try_from(slot).expect("a page has few slots")
+        let slot = self.next_slot();
+        match self.slots.get_mut(slot as usize) {
+            Some(hole) => *hole = Some(row),
+            None => self.slots.push(Some(row)),
+        }
+        slot
     }
 
     /// Takes the row out of `slot`, leaving a hole.
