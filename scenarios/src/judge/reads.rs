@@ -69,7 +69,7 @@ pub(super) fn compare(
         None => Err((
             Invariant::STATE_MISMATCH,
             format!(
-                "{what} offset={offset}: the rows decode as expected but are not stored as FORMAT.md encodes them"
+                "{what} offset={offset}: the rows decode as expected but are not stored as FORMAT.md encodes them, or not listed in byte order"
             ),
         )),
         Some(diff) => {

@@ -204,24 +204,25 @@ impl ModelState {
 
 /// Whether `state` (what the engine serves) holds exactly the tables and
 /// rows of `expected`, system tables included, compared in their encoded
-/// form: the engine's stored rows against the model's own encoding, with
-/// nothing of the engine decoded. [`diff`] explains a difference.
+/// form: the engine's stored rows, in the byte order it lists them in,
+/// against the model's own encoding, with nothing of the engine decoded.
+/// [`diff`] explains a difference.
 pub fn serves(expected: &ModelState, state: &faultline_engine::datastore::CommittedState) -> bool {
     let system = catalog::encoded_system_rows(expected);
     let mut tables = 0;
     for table in state.tables() {
         tables += 1;
         let name = &table.schema().name;
-        let holds_exactly = |want: &dyn Fn(&[u8]) -> bool, count: usize| {
+        // Both sides list their rows in byte order (the engine documents
+        // `rows` so), so one walk in step compares them: no search per row.
+        let holds_exactly = |want: &mut dyn Iterator<Item = &Arc<[u8]>>, count: usize| {
             table.summary().row_count == count as u64
-                && table.rows().filter(|row| want(row)).count() == count
+                && table.rows().map(|row| &row[..]).eq(want.map(|row| &row[..]))
         };
         let matches = match system.get(name.as_str()) {
-            Some(rows) => holds_exactly(&|row| rows.contains(row), rows.len()),
+            Some(rows) => holds_exactly(&mut rows.iter(), rows.len()),
             None => match expected.tables.get(name.as_str()) {
-                Some(model) => {
-                    holds_exactly(&|row| model.encoded.contains(row), model.encoded.len())
-                }
+                Some(model) => holds_exactly(&mut model.encoded.iter(), model.encoded.len()),
                 None => false,
             },
         };
@@ -534,6 +535,47 @@ mod tests {
         actual.next_table_id += 1;
         let diff = super::diff(&expected.expected_dump(), &actual.expected_dump()).unwrap();
         assert_eq!((diff.table.as_str(), diff.system), ("st_sequence", true));
+    }
+
+    /// An engine state holding table `t` with rows 1, 5 and 9, built through
+    /// the engine's public transaction API.
+    fn engine_with_rows() -> faultline_engine::datastore::CommittedState {
+        use faultline_engine::datastore::{CommittedState, Datastore};
+        let mut store = Datastore::new(CommittedState::seed(), 4);
+        store.commit_bootstrap();
+        let mut tx = store.begin();
+        for op in [create("t"), insert(1), insert(5), insert(9)] {
+            op.apply_to(&mut tx).unwrap();
+        }
+        store.commit(tx).unwrap();
+        store.latest().clone()
+    }
+
+    #[test]
+    fn serves_holds_only_for_exactly_the_model_rows_and_tables() {
+        let engine = engine_with_rows();
+        let mut model = ModelState::default();
+        for op in [create("t"), insert(1), insert(5), insert(9)] {
+            model.apply(&op).unwrap();
+        }
+        assert!(serves(&model, &engine));
+        // A row missing, a row extra, a row of other bytes at the same count,
+        // a table extra, a table missing, a system row differing.
+        let apply = |ops: &[TxOp]| {
+            let mut state = model.clone();
+            ops.iter().for_each(|op| state.apply(op).unwrap());
+            state
+        };
+        let delete = |id: u64| TxOp::Delete { table: "t".into(), row: vec![Value::U64(id)] };
+        assert!(!serves(&apply(&[delete(5)]), &engine));
+        assert!(!serves(&apply(&[insert(7)]), &engine));
+        assert!(!serves(&apply(&[delete(9), insert(10)]), &engine));
+        assert!(!serves(&apply(&[delete(1), insert(0)]), &engine));
+        assert!(!serves(&apply(&[create("u")]), &engine));
+        assert!(!serves(&apply(&[TxOp::DropTable { name: "t".into() }]), &engine));
+        let mut sequence = model.clone();
+        sequence.next_table_id += 1;
+        assert!(!serves(&sequence, &engine));
     }
 
     #[test]
