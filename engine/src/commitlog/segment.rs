@@ -321,9 +321,7 @@ pub(crate) fn read_segment_bytes(
     file: &dyn crate::fs::File,
     len: u64,
 ) -> Result<Vec<u8>, SegmentReadError> {
-    let mut bytes = vec![0; segment_len_in_memory(len)?];
-    file.read_exact_at(&mut bytes, 0).map_err(SegmentReadError::Io)?;
-    Ok(bytes)
+    file.read_exact_vec_at(segment_len_in_memory(len)?, 0).map_err(SegmentReadError::Io)
 }
 
 /// `len` as a buffer length, if a segment may be that long.

@@ -5,7 +5,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::fs;
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,15 @@ pub struct RealFs;
 struct RealFile {
     file: fs::File,
     path: PathBuf,
+    /// Held while [`File::read_exact_vec_at`] moves the handle's cursor,
+    /// which nothing else uses: every other call is positional.
+    cursor: parking_lot::Mutex<()>,
+}
+
+impl RealFile {
+    fn new(file: fs::File, path: &Path) -> Self {
+        RealFile { file, path: path.to_owned(), cursor: parking_lot::Mutex::new(()) }
+    }
 }
 
 impl RealFs {
@@ -45,7 +54,7 @@ impl Fs for RealFs {
             .create_new(true)
             .open(path)
             .map_err(|e| with_path(path, e))?;
-        Ok(Box::new(RealFile { file, path: path.to_owned() }))
+        Ok(Box::new(RealFile::new(file, path)))
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn File>> {
@@ -54,7 +63,7 @@ impl Fs for RealFs {
             .write(true)
             .open(path)
             .map_err(|e| with_path(path, e))?;
-        Ok(Box::new(RealFile { file, path: path.to_owned() }))
+        Ok(Box::new(RealFile::new(file, path)))
     }
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {
@@ -111,6 +120,31 @@ impl File for RealFile {
         Ok(filled)
     }
 
+    /// Reads through the handle's cursor, whose `read_to_end` fills the
+    /// buffer's spare capacity without zeroing it first (`pread` needs an
+    /// initialised slice, and safe code cannot give it uninitialised bytes).
+    fn read_exact_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+        let _cursor = self.cursor.lock();
+        let mut handle = &self.file;
+        let mut buf = Vec::with_capacity(len);
+        handle
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| handle.take(len as u64).read_to_end(&mut buf))
+            .map_err(|e| with_path(&self.path, e))?;
+        if buf.len() < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: short read: offset={offset} wanted={len} got={}",
+                    self.path.display(),
+                    buf.len()
+                ),
+            ));
+        }
+        assert_eq!(buf.len(), len, "take reads no more than it was given");
+        Ok(buf)
+    }
+
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.file.write_all_at(buf, offset).map_err(|e| with_path(&self.path, e))
     }
@@ -149,10 +183,22 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert!(err.to_string().contains(&path.display().to_string()), "{err}");
 
+        // The buffer read without zeroing: any range, again and again (the
+        // cursor is put where each read starts), and a short file refused.
+        assert_eq!(file.read_exact_vec_at(3, 1).unwrap(), b"ell");
+        assert_eq!(file.read_exact_vec_at(8, 0).unwrap(), b"hello\0\0!");
+        assert_eq!(file.read_exact_vec_at(0, 8).unwrap(), b"");
+        let short = file.read_exact_vec_at(4, 6).unwrap_err();
+        assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(short.to_string().contains("wanted=4 got=2"), "{short}");
+        assert!(short.to_string().contains(&path.display().to_string()), "{short}");
+        file.write_at(b"H", 0).unwrap();
+        assert_eq!(file.read_exact_vec_at(2, 0).unwrap(), b"He", "reads see later writes");
+
         file.set_len(2).unwrap();
         let mut buf = [0u8; 4];
         assert_eq!(fs.open(&path).unwrap().read_at(&mut buf, 0).unwrap(), 2);
-        assert_eq!(&buf[..2], b"he");
+        assert_eq!(&buf[..2], b"He");
     }
 
     #[test]

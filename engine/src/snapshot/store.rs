@@ -496,9 +496,7 @@ fn read_file(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, SnapshotError> {
     let len = file.len().map_err(io_error("len", path))?;
     let len = file_len_in_memory(len)
         .map_err(|reason| SnapshotError::Format { path: path.to_owned(), reason })?;
-    let mut bytes = vec![0; len];
-    file.read_exact_at(&mut bytes, 0).map_err(io_error("read", path))?;
-    Ok(bytes)
+    file.read_exact_vec_at(len, 0).map_err(io_error("read", path))
 }
 
 #[cfg(test)]
