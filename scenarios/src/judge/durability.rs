@@ -6,22 +6,14 @@
 //! between the acknowledged and the submitted offset (only below the
 //! submitted one once a lying fsync voided durability).
 
-use std::collections::BTreeMap;
-
 use faultline_engine::datastore::TxError;
 use faultline_engine::db::CommitError;
 
 use super::{Checker, Facts, Invariant, RunEvent, Violation};
-use crate::model::ModelState;
 
 /// See the module documentation.
 #[derive(Debug, Default)]
-pub(super) struct DurabilityChecker {
-    /// Each client's transaction in progress, as the model sees it: the
-    /// offset it began after, how many operations it holds, the state with
-    /// them applied.
-    views: BTreeMap<usize, (u64, usize, ModelState)>,
-}
+pub(super) struct DurabilityChecker;
 
 impl Checker for DurabilityChecker {
     fn name(&self) -> &str {
@@ -30,9 +22,6 @@ impl Checker for DurabilityChecker {
 
     fn observe(&mut self, event: &RunEvent<'_>, facts: &Facts<'_>) -> Result<(), Violation> {
         let model = facts.model;
-        if let RunEvent::Committed { client, .. } | RunEvent::CommitRefused { client, .. } = event {
-            self.views.remove(client);
-        }
         match event {
             RunEvent::Began { client, latest } if *latest != Some(model.submitted()) => {
                 Err(Violation::new(
@@ -43,24 +32,8 @@ impl Checker for DurabilityChecker {
                     ),
                 ))
             }
-            RunEvent::TxOp { client, began_after, before, op, engine } => {
-                let mut view = match self.views.remove(client) {
-                    Some((began, n, view)) if began == *began_after && n == before.len() => view,
-                    _ => {
-                        let mut view = model
-                            .state_at(*began_after)
-                            .expect("transactions begin on a submitted offset")
-                            .clone();
-                        for earlier in *before {
-                            view.apply(earlier).expect("the operations before it were accepted");
-                        }
-                        view
-                    }
-                };
-                let modelled = view.apply(op);
-                if modelled.is_ok() && engine.is_ok() {
-                    self.views.insert(*client, (*began_after, before.len() + 1, view));
-                }
+            RunEvent::TxOp { client, began_after, op, engine, .. } => {
+                let modelled = facts.op_verdict.expect("the judge gives the model's verdict");
                 match (modelled, engine) {
                     (Ok(()), Err(error)) => Err(Violation::new(
                         Invariant::TX_REFUSED,

@@ -552,7 +552,8 @@ mod tests {
     fn check(image: &DiskImage, durable: Option<u64>) -> Result<(), Violation> {
         let plan = Plan::builder(Seed(7)).options(test_disk::options()).build().unwrap();
         let (model, faults) = (Model::new(), FaultRecord::default());
-        let facts = Facts { model: &model, plan: &plan, faults: &faults, disk: None };
+        let facts =
+            Facts { model: &model, plan: &plan, faults: &faults, op_verdict: None, disk: None };
         check_device(image, durable, &facts)
     }
 
@@ -607,7 +608,8 @@ mod tests {
         let read = |image: &DiskImage, down| {
             let plan = Plan::builder(Seed(7)).options(test_disk::options()).build().unwrap();
             let (model, faults) = (Model::new(), FaultRecord::default());
-            let facts = Facts { model: &model, plan: &plan, faults: &faults, disk: None };
+            let facts =
+                Facts { model: &model, plan: &plan, faults: &faults, op_verdict: None, disk: None };
             check_device_read(image, None, down, &facts, &mut Reads::default())
         };
         assert_eq!(invariant(read(&torn, false)), Invariant::SEGMENTS_BROKEN);
@@ -628,7 +630,13 @@ mod tests {
         let plan = Plan::builder(Seed(7)).options(test_disk::options()).build().unwrap();
         let (model, faults) = (Model::new(), FaultRecord::default());
         let disk = Inspector { sim: fs.clone() };
-        let facts = Facts { model: &model, plan: &plan, faults: &faults, disk: Some(&disk) };
+        let facts = Facts {
+            model: &model,
+            plan: &plan,
+            faults: &faults,
+            op_verdict: None,
+            disk: Some(&disk),
+        };
         let mut checker = LayoutChecker::default();
         let stepped = RunEvent::DurabilityStepped { durable: Some(durable) };
         checker.observe(&stepped, &facts).expect("the engine's own disk is healthy");

@@ -258,8 +258,13 @@ impl Inspector {
 /// What every checker may consult besides the event.
 #[derive(Clone, Copy, Debug)]
 pub struct Facts<'a> {
-    /// The model, as it stands before the event.
+    /// The model, as it stands before the event (its transactions in
+    /// progress aside: see `op_verdict`).
     pub model: &'a Model,
+    /// For a [`RunEvent::TxOp`]: whether the model accepts the operation
+    /// on the client's transaction, and if not, why. The model applies it
+    /// once, before the checkers see the event ([`Model::apply_op`]).
+    pub op_verdict: Option<&'a Result<(), String>>,
     /// The plan.
     pub plan: &'a Plan,
     /// What faults did so far.
@@ -298,7 +303,7 @@ impl Judge {
     /// checkers, those the plan's engine tasks bring, and the plan's own.
     pub fn new(plan: &Plan, sim: Option<SimFs>) -> Self {
         let mut checkers: Vec<Box<dyn Checker>> = vec![
-            Box::new(durability::DurabilityChecker::default()),
+            Box::new(durability::DurabilityChecker),
             Box::new(reads::ReadsChecker::default()),
             Box::new(recovery::RecoveryChecker::default()),
             Box::new(io::IoChecker::default()),
@@ -318,8 +323,15 @@ impl Judge {
     /// Judges `event`, then lets it change the model; the first broken
     /// invariant is returned.
     pub fn observe(&mut self, event: &RunEvent<'_>) -> Result<(), Violation> {
+        let op_verdict = match event {
+            RunEvent::TxOp { client, began_after, before, op, .. } => {
+                Some(self.model.apply_op(*client, *began_after, before, op))
+            }
+            _ => None,
+        };
         let facts = Facts {
             model: &self.model,
+            op_verdict: op_verdict.as_ref(),
             plan: &self.plan,
             faults: &self.faults,
             disk: self.disk.as_ref(),
@@ -333,7 +345,12 @@ impl Judge {
     fn update(&mut self, event: &RunEvent<'_>) -> Result<(), Violation> {
         match event {
             RunEvent::Fs(record) => self.faults.observe(record),
-            RunEvent::Committed { offset, ops, .. } => self.model.commit(*offset, ops)?,
+            RunEvent::Committed { client, began_after, offset, ops } => {
+                self.model.commit_tx(Some((*client, *began_after)), *offset, ops)?;
+            }
+            RunEvent::CommitRefused { client, .. } | RunEvent::Abandoned { client, .. } => {
+                self.model.end_tx(*client);
+            }
             RunEvent::DurabilityStepped { durable: Some(durable) } => {
                 self.model.acknowledge(*durable)?;
             }

@@ -324,16 +324,32 @@ pub fn diff(expected: &Dump, actual: &Dump) -> Option<DumpDiff> {
     })
 }
 
-/// The model: every submitted transaction's resulting state, the
-/// acknowledged and the submitted offsets.
+/// The model: every submitted transaction's resulting state, each
+/// client's transaction in progress, the acknowledged and the submitted
+/// offsets.
 #[derive(Debug)]
 pub struct Model {
     /// The state after each offset, from 0 (the bootstrap) up.
     states: BTreeMap<u64, ModelState>,
+    /// Each client's transaction in progress, by client.
+    pending: BTreeMap<usize, PendingTx>,
     /// The highest offset known durable.
     acked: Option<u64>,
     /// The highest offset committed.
     submitted: u64,
+}
+
+/// A client's transaction in progress as the model sees it: each
+/// operation is applied once, as the client sends it, and a commit on the
+/// state it began on takes the result as it is.
+#[derive(Debug)]
+struct PendingTx {
+    /// The offset it began after.
+    began_after: u64,
+    /// How many operations it holds (all accepted).
+    ops: usize,
+    /// The state after `began_after` with them applied.
+    state: ModelState,
 }
 
 impl Default for Model {
@@ -346,7 +362,12 @@ impl Model {
     /// The model of a fresh database: the bootstrap transaction at offset 0
     /// (submitted by the first open, acknowledged by none yet).
     pub fn new() -> Self {
-        Model { states: BTreeMap::from([(0, ModelState::default())]), acked: None, submitted: 0 }
+        Model {
+            states: BTreeMap::from([(0, ModelState::default())]),
+            pending: BTreeMap::new(),
+            acked: None,
+            submitted: 0,
+        }
     }
 
     /// The highest acknowledged offset.
@@ -364,23 +385,85 @@ impl Model {
         self.states.get(&offset)
     }
 
+    /// Applies `op`, which `client` sends to its transaction begun after
+    /// `began_after` with the accepted operations `before`, and says
+    /// whether the model accepts it. The transaction is kept only while
+    /// every operation is accepted; after a refusal, the next operation
+    /// starts again from `began_after` and `before`.
+    pub fn apply_op(
+        &mut self,
+        client: usize,
+        began_after: u64,
+        before: &[TxOp],
+        op: &TxOp,
+    ) -> Result<(), String> {
+        let mut state = match self.pending.remove(&client) {
+            Some(tx) if tx.began_after == began_after && tx.ops == before.len() => tx.state,
+            _ => {
+                let mut state = self
+                    .state_at(began_after)
+                    .expect("transactions begin on a submitted offset")
+                    .clone();
+                for earlier in before {
+                    state.apply(earlier).expect("the operations before it were accepted");
+                }
+                state
+            }
+        };
+        state.apply(op)?;
+        self.pending.insert(client, PendingTx { began_after, ops: before.len() + 1, state });
+        Ok(())
+    }
+
+    /// Forgets `client`'s transaction in progress (it committed, was
+    /// refused or was abandoned).
+    pub fn end_tx(&mut self, client: usize) {
+        self.pending.remove(&client);
+    }
+
     /// Records a transaction the engine committed at `offset`.
     pub fn commit(&mut self, offset: u64, ops: &[TxOp]) -> Result<(), Violation> {
+        self.commit_tx(None, offset, ops)
+    }
+
+    /// Records a transaction `client` (if any) began after `began_after`
+    /// and the engine committed at `offset`. If the client's transaction in
+    /// progress began on the state the commit lands on and holds as many
+    /// operations, it is the result (each operation was applied as it was
+    /// sent, to exactly these operations: the runner sends only accepted
+    /// ones); otherwise the operations are applied again here.
+    pub fn commit_tx(
+        &mut self,
+        client: Option<(usize, u64)>,
+        offset: u64,
+        ops: &[TxOp],
+    ) -> Result<(), Violation> {
         if offset != self.submitted + 1 {
             return Err(Violation::new(
                 Invariant::OFFSET_ORDER,
                 format!("expected-offset={} actual-offset={offset}", self.submitted + 1),
             ));
         }
-        let mut state = self.states[&self.submitted].clone();
-        for op in ops {
-            state.apply(op).map_err(|reason| {
-                Violation::new(
-                    Invariant::TX_ACCEPTED_INVALID,
-                    format!("offset={offset} {op}: {reason}"),
-                )
-            })?;
-        }
+        let pending = client.and_then(|(client, began_after)| {
+            let tx = self.pending.remove(&client)?;
+            (tx.began_after == began_after && began_after == self.submitted && tx.ops == ops.len())
+                .then_some(tx.state)
+        });
+        let state = match pending {
+            Some(state) => state,
+            None => {
+                let mut state = self.states[&self.submitted].clone();
+                for op in ops {
+                    state.apply(op).map_err(|reason| {
+                        Violation::new(
+                            Invariant::TX_ACCEPTED_INVALID,
+                            format!("offset={offset} {op}: {reason}"),
+                        )
+                    })?;
+                }
+                state
+            }
+        };
         self.states.insert(offset, state);
         self.submitted = offset;
         Ok(())
@@ -410,6 +493,8 @@ impl Model {
     pub fn recover(&mut self, recovered: u64) {
         assert!(recovered <= self.submitted, "the judge checked the recovered offset first");
         self.states.retain(|offset, _| *offset <= recovered);
+        // A crash or an open ends every transaction in progress.
+        self.pending.clear();
         self.submitted = recovered;
         self.acked = Some(recovered);
     }
@@ -485,6 +570,42 @@ mod tests {
             model.acknowledge(2).unwrap_err().invariant,
             Invariant::DURABLE_BEYOND_SUBMITTED
         );
+    }
+
+    #[test]
+    fn a_transaction_in_progress_is_applied_once_and_committed_as_it_stands() {
+        let mut model = Model::new();
+        // Client 1 sends three operations; the second is refused (a
+        // duplicate) and the client goes on without it.
+        let ops = [create("t"), insert(1), insert(1), insert(2)];
+        assert_eq!(model.apply_op(1, 0, &[], &ops[0]), Ok(()));
+        assert_eq!(model.apply_op(1, 0, &ops[..1], &ops[1]), Ok(()));
+        assert!(model.apply_op(1, 0, &ops[..2], &ops[2]).unwrap_err().contains("duplicate"));
+        // After the refusal the transaction is rebuilt from its accepted
+        // operations.
+        assert_eq!(model.apply_op(1, 0, &ops[..2], &ops[3]), Ok(()));
+        let accepted = [ops[0].clone(), ops[1].clone(), ops[3].clone()];
+        model.commit_tx(Some((1, 0)), 1, &accepted).unwrap();
+        let mut expected = ModelState::default();
+        accepted.iter().for_each(|op| expected.apply(op).unwrap());
+        assert_eq!(model.state_at(1), Some(&expected));
+
+        // A transaction begun before another commit is applied again on
+        // the state it lands on: here a duplicate, refused as invalid.
+        assert_eq!(model.apply_op(2, 0, &[], &create("u")), Ok(()));
+        assert_eq!(model.apply_op(3, 1, &[], &insert(3)), Ok(()));
+        model.commit_tx(Some((3, 1)), 2, &[insert(3)]).unwrap();
+        let stale = model.commit_tx(Some((2, 0)), 3, &[insert(3)]).unwrap_err();
+        assert_eq!(stale.invariant, Invariant::TX_ACCEPTED_INVALID);
+        // One whose operations are not those it was sent is applied again.
+        assert_eq!(model.apply_op(4, 2, &[], &insert(4)), Ok(()));
+        model.commit_tx(Some((4, 2)), 3, &[insert(4), insert(5)]).unwrap();
+        let rows = |offset: u64| model.state_at(offset).unwrap().tables["t"].rows.len();
+        assert_eq!((rows(1), rows(2), rows(3)), (2, 3, 5));
+        // An open ends every transaction in progress.
+        assert_eq!(model.apply_op(5, 3, &[], &insert(6)), Ok(()));
+        model.recover(3);
+        assert!(model.pending.is_empty());
     }
 
     #[test]
