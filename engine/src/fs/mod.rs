@@ -138,8 +138,8 @@ pub trait File: Send + Sync + fmt::Debug {
     ///
     /// Fails with [`io::ErrorKind::UnexpectedEof`] if the file ends first.
     /// The default reads into a zeroed buffer with [`File::read_exact_at`];
-    /// an implementation may fill the buffer without zeroing it first (on a
-    /// segment of tens of MB the zeroing is a tenth of an open's time).
+    /// an implementation may fill the buffer without zeroing it first
+    /// (zeroing was 11% of a commitlog open's samples on RealFs).
     fn read_exact_vec_at(&self, len: usize, offset: u64) -> io::Result<Vec<u8>> {
         let mut buf = vec![0; len];
         self.read_exact_at(&mut buf, offset)?;
