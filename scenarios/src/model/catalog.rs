@@ -215,10 +215,21 @@ fn constant_system_rows() -> &'static BTreeMap<&'static str, Vec<Arc<[u8]>>> {
             .map(|(name, rows)| {
                 let name =
                     SYSTEM_TABLES.iter().find(|t| t.name == name).expect("a system table").name;
-                (name, rows.iter().map(|row| Arc::from(encode_row(row))).collect())
+                let mut rows: Vec<Arc<[u8]>> =
+                    rows.iter().map(|row| Arc::from(encode_row(row))).collect();
+                sort_as_set(name, &mut rows);
+                (name, rows)
             })
             .collect()
     })
+}
+
+/// Sorts a system table's encoded rows into byte order; no row may be
+/// listed twice (each names its own table id, column position, index or
+/// sequence id).
+fn sort_as_set(name: &str, rows: &mut [Arc<[u8]>]) {
+    rows.sort_unstable();
+    assert!(rows.windows(2).all(|pair| pair[0] != pair[1]), "{name} lists a row twice");
 }
 
 /// Every system table's rows in `state`, encoded, by table name, each
@@ -242,10 +253,9 @@ pub fn encoded_system_rows(state: &ModelState) -> BTreeMap<&'static str, Vec<Arc
         sequence(3, "st_constraint.constraint_id", FIRST_USER_INDEX_ID),
     ];
     rows.insert("st_sequence", st_sequence.into());
-    for (name, table) in &mut rows {
-        table.sort_unstable();
-        // Each row names its own table id, column position or sequence id.
-        assert!(table.windows(2).all(|pair| pair[0] != pair[1]), "{name} lists a row twice");
+    // The constant tables were sorted once; these gained rows here.
+    for name in ["st_table", "st_column", "st_sequence"] {
+        sort_as_set(name, rows.get_mut(name).expect("a system table"));
     }
     rows
 }
