@@ -33,7 +33,7 @@ fn run(batch: usize, transactions: usize) -> std::time::Duration {
     support::time(|| {
         for i in 0..transactions {
             let mut tx = db.begin();
-            tx.insert("bench", vec![Value::U64(i as u64), Value::Bytes(vec![7; ROW_PAYLOAD])])
+            tx.insert("bench", &[Value::U64(i as u64), Value::Bytes(vec![7; ROW_PAYLOAD])])
                 .unwrap();
             db.commit(tx).unwrap();
             if (i + 1) % batch == 0 {

@@ -40,7 +40,7 @@ fn build(dir: &std::path::Path) {
     // Offsets 0 and 1 are bootstrap and the table; then one insert each.
     for i in 0..HISTORY + SUFFIX - 2 {
         let mut tx = db.begin();
-        tx.insert("events", vec![Value::U64(i), Value::String(format!("event-{i}"))]).unwrap();
+        tx.insert("events", &[Value::U64(i), Value::String(format!("event-{i}"))]).unwrap();
         db.commit(tx).unwrap();
         if db.queued() >= 1000 {
             db.durability_step();

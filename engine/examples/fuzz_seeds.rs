@@ -29,7 +29,7 @@ fn main() {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".to_owned()));
     let row = encode_row(&[Value::U64(7), Value::String("seven".into())]);
     let tx = encode_tx(&[
-        Mutation::Insert { table: TableId(4096), row: Arc::from(row.clone()) },
+        Mutation::Insert { table: TableId(4096), row: row.clone() },
         Mutation::Delete { table: TableId(4096), row: Arc::from(&b""[..]) },
     ]);
     write(&out, "tx_decode", "insert-delete", &tx);
@@ -53,7 +53,7 @@ fn main() {
     write(&out, "segment_open", "torn-tail", &segment[..segment.len() - 5]);
 
     let mut page = Page::new();
-    page.insert(Arc::from(row.clone()), 3);
+    page.insert(row.clone(), 3);
     let hole = page.insert(Arc::from(&b"gone"[..]), 4);
     page.remove(hole, 5);
     page.insert(Arc::from(&row[..8]), 6);

@@ -31,7 +31,7 @@ fn concurrent_clients_get_every_commit_acknowledged_and_kept() {
             std::thread::spawn(move || {
                 for i in 0..50 {
                     let (offset, _) =
-                        db.commit(|tx| tx.insert("accounts", account(client * 1000 + i))).unwrap();
+                        db.commit(|tx| tx.insert("accounts", &account(client * 1000 + i))).unwrap();
                     db.wait_durable(offset).unwrap();
                 }
             })

@@ -30,7 +30,7 @@ fn commit_blobs(db: &mut Database, sizes: &[usize]) -> Vec<u64> {
             let mut tx = db.begin();
             let mut blob = vec![0u8; *size];
             blob[0] = i as u8;
-            tx.insert("blobs", vec![Value::Bytes(blob)]).unwrap();
+            tx.insert("blobs", &[Value::Bytes(blob)]).unwrap();
             let record = tx.record_len() as u64;
             db.commit(tx).unwrap();
             db.assert_invariants();

@@ -29,13 +29,13 @@ fn the_largest_record_commits_and_one_byte_more_is_refused() {
     // which is the bytes' length prefix (4) and the bytes.
     let payload = |record: u64| vec![7u8; (record - 4 - 9 - 4) as usize];
     let mut tx = db.begin();
-    tx.insert("blobs", vec![Value::Bytes(payload(max))]).unwrap();
+    tx.insert("blobs", &[Value::Bytes(payload(max))]).unwrap();
     assert_eq!(tx.record_len() as u64, max);
     let offset = db.commit(tx).unwrap();
     assert_eq!(db.durability_step(), Some(offset), "the largest record fits a segment alone");
 
     let mut tx = db.begin();
-    tx.insert("blobs", vec![Value::Bytes(payload(max + 1))]).unwrap();
+    tx.insert("blobs", &[Value::Bytes(payload(max + 1))]).unwrap();
     assert_eq!(db.commit(tx), Err(CommitError::TooLarge { bytes: max + 1, max }));
     assert_eq!(db.latest().offset(), Some(offset), "a refused transaction changes nothing");
 }

@@ -38,7 +38,7 @@ fn check_poisoning(class: FaultClass, seed: u64) {
     let mut rows = BTreeSet::new();
     for id in 0..6 {
         let mut tx = db.begin();
-        tx.insert("accounts", account(id)).unwrap();
+        tx.insert("accounts", &account(id)).unwrap();
         rows.insert(account(id));
         models.push((db.commit(tx).unwrap(), rows.clone()));
         if id % 2 == 1 {
@@ -52,7 +52,7 @@ fn check_poisoning(class: FaultClass, seed: u64) {
     // Two more transactions, then the fault during their durability step.
     for id in 6..8 {
         let mut tx = db.begin();
-        tx.insert("accounts", account(id)).unwrap();
+        tx.insert("accounts", &account(id)).unwrap();
         rows.insert(account(id));
         models.push((db.commit(tx).unwrap(), rows.clone()));
     }
@@ -98,7 +98,7 @@ fn a_poisoned_log_refuses_to_go_on() {
     fs.set_fault_config(FaultConfig::none());
     // Even with the disk healthy again, the writer does not carry on.
     let mut tx = db.begin();
-    tx.insert("accounts", account(1)).unwrap();
+    tx.insert("accounts", &account(1)).unwrap();
     db.commit(tx).unwrap();
     let Outcome::Poisoned(message) = catch_poison(|| db.durability_step()) else {
         panic!("a poisoned writer must panic again, not write")

@@ -44,7 +44,7 @@ fn scripted_history(db: &mut Database) -> Vec<(u64, Model)> {
     commit(db, &model, &|tx| {
         tx.create_table("accounts", account_columns()).unwrap();
         for id in 1..=40 {
-            tx.insert("accounts", account(id)).unwrap();
+            tx.insert("accounts", &account(id)).unwrap();
         }
     });
     let events =
@@ -55,7 +55,7 @@ fn scripted_history(db: &mut Database) -> Vec<(u64, Model)> {
     commit(db, &model, &|tx| {
         tx.create_table("events", events.clone()).unwrap();
         for i in 0..30 {
-            tx.insert("events", event(i)).unwrap();
+            tx.insert("events", &event(i)).unwrap();
         }
         tx.delete("accounts", &account(7)).unwrap();
     });
@@ -67,14 +67,14 @@ fn scripted_history(db: &mut Database) -> Vec<(u64, Model)> {
     model.insert("accounts".into(), [vec![Value::Bool(true), Value::U64(1)]].into());
     commit(db, &model, &|tx| {
         tx.create_table("accounts", flags.clone()).unwrap();
-        tx.insert("accounts", vec![Value::Bool(true), Value::U64(1)]).unwrap();
+        tx.insert("accounts", &[Value::Bool(true), Value::U64(1)]).unwrap();
     });
     model.remove("events");
     model.insert("events".into(), [vec![Value::String("again".into())]].into());
     commit(db, &model, &|tx| {
         tx.drop_table("events").unwrap();
         tx.create_table("events", vec![ColumnDef::new("name", ColumnType::String)]).unwrap();
-        tx.insert("events", vec![Value::String("again".into())]).unwrap();
+        tx.insert("events", &[Value::String("again".into())]).unwrap();
     });
     history
 }

@@ -34,7 +34,7 @@ fn options(every_txs: u64, chain_max: u32) -> Options {
 /// snapshot step; returns the snapshot offset if one was taken.
 fn insert_and_step(db: &mut Database, id: u64) -> Option<u64> {
     let mut tx = db.begin();
-    tx.insert("accounts", account(id)).unwrap();
+    tx.insert("accounts", &account(id)).unwrap();
     db.commit(tx).unwrap();
     db.durability_step();
     db.snapshot_step().unwrap()
@@ -44,7 +44,7 @@ fn insert_and_step(db: &mut Database, id: u64) -> Option<u64> {
 /// snapshot step; returns its offset.
 fn insert_durably(db: &mut Database, id: u64) -> u64 {
     let mut tx = db.begin();
-    tx.insert("accounts", account(id)).unwrap();
+    tx.insert("accounts", &account(id)).unwrap();
     let offset = db.commit(tx).unwrap();
     assert_eq!(db.durability_step(), Some(offset));
     offset
@@ -167,7 +167,7 @@ fn power_loss_at_every_operation_of_a_snapshot_persist_recovers_the_durable_log(
             // snapshot it is an error the database shrugs off.
             let _ = dbtest::catch_poison(|| {
                 let mut tx = db.begin();
-                tx.insert("accounts", account(18)).unwrap();
+                tx.insert("accounts", &account(18)).unwrap();
                 db.commit(tx).unwrap();
                 db.durability_step();
                 assert!(db.snapshot_step().is_err(), "k={k}: a crashed snapshot reports an error");
@@ -307,7 +307,7 @@ fn old_segments_go_only_behind_a_durable_snapshot_and_crashes_never_open_a_gap()
             db.durability_step();
             for id in 0..60 {
                 let mut tx = db.begin();
-                tx.insert("accounts", account(id)).unwrap();
+                tx.insert("accounts", &account(id)).unwrap();
                 db.commit(tx).unwrap();
                 db.durability_step();
                 if db.snapshot_step().is_err() {
@@ -351,7 +351,7 @@ proptest! {
                 (1, _) if db.latest().table_by_name(&format!("t{id}")).is_none() => {
                     tx.create_table(&format!("t{id}"), account_columns()).unwrap();
                 }
-                (_, false) => tx.insert("accounts", row).unwrap(),
+                (_, false) => tx.insert("accounts", &row).unwrap(),
                 _ => continue,
             }
             db.commit(tx).unwrap();
@@ -399,7 +399,7 @@ fn power_loss_at_every_operation_of_a_step_that_removes_segments_never_opens_a_g
         }
         models.insert(db.latest().offset().unwrap(), db.latest().dump());
         let mut tx = db.begin();
-        tx.insert("accounts", account(step)).unwrap();
+        tx.insert("accounts", &account(step)).unwrap();
         db.commit(tx).unwrap();
         models.insert(db.latest().offset().unwrap(), db.latest().dump());
         fs.crash_at_mutation(k, CrashMode::PowerLoss);
@@ -529,7 +529,7 @@ fn a_snapshot_whose_suffix_starts_the_first_segment_restores() {
     // A 4 KiB segment fills within a few dozen inserts.
     for id in 0..1000 {
         let mut tx = db.begin();
-        tx.insert("accounts", account(id)).unwrap();
+        tx.insert("accounts", &account(id)).unwrap();
         // Header (22), record length (4), checksum (4).
         let rotates = db.log().head_len() + 30 + tx.record_len() as u64 > max;
         if !rotates {
@@ -572,7 +572,7 @@ fn a_stale_page_file_is_caught_by_the_manifest_checksum() {
         if let Some(id) = delete {
             tx.delete("accounts", &account(id)).unwrap();
         }
-        tx.insert("accounts", account(insert)).unwrap();
+        tx.insert("accounts", &account(insert)).unwrap();
         db.commit(tx).unwrap();
         db.durability_step();
         db.snapshot_step().unwrap()
@@ -786,7 +786,7 @@ fn pruning_behind_a_compaction_whose_directory_sync_failed_keeps_the_device_cons
         let results: Vec<_> = (0..14)
             .map(|id| {
                 let mut tx = db.begin();
-                tx.insert("accounts", account(id)).unwrap();
+                tx.insert("accounts", &account(id)).unwrap();
                 db.commit(tx).unwrap();
                 db.durability_step();
                 db.snapshot_step().map_err(|e| e.to_string())
@@ -990,7 +990,7 @@ fn a_snapshot_that_let_every_older_segment_go_before_a_lost_first_commit_restore
     let (snapshot, new_segment) = loop {
         id += 1;
         let mut tx = db.begin();
-        tx.insert("accounts", account(id)).unwrap();
+        tx.insert("accounts", &account(id)).unwrap();
         db.commit(tx).unwrap();
         let rotations = db.rotations();
         let mut step = db.durability_write().expect("one queued");

@@ -115,7 +115,7 @@ fn base_snapshot() -> &'static SnapshotFiles {
             vec![ColumnDef::new("id", ColumnType::U64), ColumnDef::new("note", ColumnType::String)];
         tx.create_table("t", columns).expect("create");
         for id in 0..40 {
-            tx.insert("t", vec![Value::U64(id), Value::String("x".repeat(id as usize * 7))])
+            tx.insert("t", &[Value::U64(id), Value::String("x".repeat(id as usize * 7))])
                 .expect("insert");
         }
         db.commit(tx).expect("commit");

@@ -74,7 +74,7 @@ impl TxOp {
         match self {
             TxOp::CreateTable { name, columns } => tx.create_table(name, columns.clone()).map(drop),
             TxOp::DropTable { name } => tx.drop_table(name),
-            TxOp::Insert { table, row } => tx.insert(table, row.clone()),
+            TxOp::Insert { table, row } => tx.insert(table, row),
             TxOp::Delete { table, row } => tx.delete(table, row),
         }
     }

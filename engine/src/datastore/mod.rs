@@ -29,7 +29,7 @@ pub use table::{Table, TableSummary};
 pub use tx::{Mutation, decode_tx, encode_tx, encoded_len};
 pub use value::{
     ColumnType, Row, Value, ValueRef, check_encoded_row, check_row, decode_field, decode_fields,
-    decode_row, encode_row,
+    decode_row, encode_row, encoded_row_len,
 };
 
 use schema::system::*;
@@ -172,8 +172,8 @@ impl MutTx {
     }
 
     /// Inserts `row` into the user table `table`.
-    pub fn insert(&mut self, table: &str, row: Row) -> Result<(), TxError> {
-        let (id, bytes) = self.user_row(table, &row)?;
+    pub fn insert(&mut self, table: &str, row: &[Value]) -> Result<(), TxError> {
+        let (id, bytes) = self.user_row(table, row)?;
         if self.state.table(id).expect("resolved").contains(&bytes) {
             return Err(TxError::DuplicateRow(table.to_owned()));
         }
@@ -222,10 +222,13 @@ impl MutTx {
         let schema = TableSchema::new(id, name, columns);
         self.push_system(
             ST_TABLE,
-            Mutation::Insert { table: ST_TABLE, row: encoded(&st_table_row(&schema)) },
+            Mutation::Insert { table: ST_TABLE, row: encode_row(&st_table_row(&schema)) },
         );
         for row in st_column_rows(&schema) {
-            self.push_system(ST_COLUMN, Mutation::Insert { table: ST_COLUMN, row: encoded(&row) });
+            self.push_system(
+                ST_COLUMN,
+                Mutation::Insert { table: ST_COLUMN, row: encode_row(&row) },
+            );
         }
         self.bump_sequence(SEQ_TABLE_ID, next);
         self.state.settle(self.offset).expect("a validated definition repairs");
@@ -280,15 +283,15 @@ impl MutTx {
         }
         check_row(schema.types(), row)
             .map_err(|reason| TxError::SchemaMismatch { table: table.to_owned(), reason })?;
-        let bytes = encode_row(row);
-        if bytes.len() > ROW_SIZE_MAX {
-            return Err(TxError::RowTooLarge {
-                table: table.to_owned(),
-                bytes: bytes.len(),
-                max: ROW_SIZE_MAX,
-            });
+        // Measured before it is encoded: a row too large is refused
+        // without copying it.
+        let bytes = encoded_row_len(row);
+        if bytes > ROW_SIZE_MAX {
+            return Err(TxError::RowTooLarge { table: table.to_owned(), bytes, max: ROW_SIZE_MAX });
         }
-        Ok((schema.id, Arc::from(bytes)))
+        let encoded = encode_row(row);
+        assert_eq!(encoded.len(), bytes);
+        Ok((schema.id, encoded))
     }
 
     fn push(&mut self, mutation: Mutation) {
@@ -324,13 +327,9 @@ impl MutTx {
         let (row, name, next) = self.sequence_row(sequence_id);
         assert_eq!(next, used);
         self.push_system(ST_SEQUENCE, Mutation::Delete { table: ST_SEQUENCE, row });
-        let bumped = encoded(&st_sequence_row(sequence_id, &name, next + 1));
+        let bumped = encode_row(&st_sequence_row(sequence_id, &name, next + 1));
         self.push_system(ST_SEQUENCE, Mutation::Insert { table: ST_SEQUENCE, row: bumped });
     }
-}
-
-fn encoded(row: &[Value]) -> Arc<[u8]> {
-    Arc::from(encode_row(row))
 }
 
 /// The bootstrap transaction (offset 0): describes every system table in
@@ -340,9 +339,10 @@ pub fn bootstrap_mutations() -> Vec<Mutation> {
     let mut mutations = Vec::new();
     let schemas = system_schemas();
     for schema in &schemas {
-        mutations.push(Mutation::Insert { table: ST_TABLE, row: encoded(&st_table_row(schema)) });
+        mutations
+            .push(Mutation::Insert { table: ST_TABLE, row: encode_row(&st_table_row(schema)) });
         for row in st_column_rows(schema) {
-            mutations.push(Mutation::Insert { table: ST_COLUMN, row: encoded(&row) });
+            mutations.push(Mutation::Insert { table: ST_COLUMN, row: encode_row(&row) });
         }
     }
     let sequences = [
@@ -353,15 +353,15 @@ pub fn bootstrap_mutations() -> Vec<Mutation> {
     for (id, name, next) in sequences {
         mutations.push(Mutation::Insert {
             table: ST_SEQUENCE,
-            row: encoded(&st_sequence_row(id, name, next)),
+            row: encode_row(&st_sequence_row(id, name, next)),
         });
     }
     let (indexes, constraints) = system_index_rows();
     for row in indexes {
-        mutations.push(Mutation::Insert { table: ST_INDEX, row: encoded(&row) });
+        mutations.push(Mutation::Insert { table: ST_INDEX, row: encode_row(&row) });
     }
     for row in constraints {
-        mutations.push(Mutation::Insert { table: ST_CONSTRAINT, row: encoded(&row) });
+        mutations.push(Mutation::Insert { table: ST_CONSTRAINT, row: encode_row(&row) });
     }
     mutations
 }

@@ -6,6 +6,7 @@
 //! encoding is also its identity: tables are sets of rows.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::error::DecodeError;
 
@@ -136,25 +137,53 @@ impl fmt::Display for Value {
 /// A row: one value per column.
 pub type Row = Vec<Value>;
 
+/// The length of `row` encoded: 8 bytes per integer, 1 per bool, a 4-byte
+/// length and the bytes per string or bytes value.
+pub fn encoded_row_len(row: &[Value]) -> usize {
+    row.iter()
+        .map(|value| match value {
+            Value::U64(_) | Value::I64(_) => 8,
+            Value::Bool(_) => 1,
+            Value::String(v) => 4 + v.len(),
+            Value::Bytes(v) => 4 + v.len(),
+        })
+        .sum()
+}
+
 /// Encodes `row`; the caller has checked it against the schema.
-pub fn encode_row(row: &[Value]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(row.len() * 9);
+///
+/// Straight into a shared buffer of its exact length, which is how rows
+/// are stored (pages, index and versions share them): one allocation and
+/// one copy of each value. Encoding into a `Vec` and moving that into an
+/// `Arc` was two of each, which mattered for the largest rows.
+pub fn encode_row(row: &[Value]) -> Arc<[u8]> {
+    // An exact-length iterator collects into one allocation of its length.
+    let mut bytes: Arc<[u8]> = std::iter::repeat_n(0, encoded_row_len(row)).collect();
+    let mut out = Arc::get_mut(&mut bytes).expect("a new buffer has one owner");
     for value in row {
         match value {
-            Value::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
-            Value::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
-            Value::Bool(v) => out.push(u8::from(*v)),
+            Value::U64(v) => put(&mut out, &v.to_le_bytes()),
+            Value::I64(v) => put(&mut out, &v.to_le_bytes()),
+            Value::Bool(v) => put(&mut out, &[u8::from(*v)]),
             Value::String(v) => put_len_prefixed(&mut out, v.as_bytes()),
             Value::Bytes(v) => put_len_prefixed(&mut out, v),
         }
     }
-    out
+    assert!(out.is_empty(), "encoded_row_len counts every byte the encoding writes");
+    bytes
 }
 
-fn put_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Copies `bytes` to the front of `out` and moves `out` past them.
+fn put(out: &mut &mut [u8], bytes: &[u8]) {
+    let (head, tail) = std::mem::take(out).split_at_mut(bytes.len());
+    head.copy_from_slice(bytes);
+    *out = tail;
+}
+
+fn put_len_prefixed(out: &mut &mut [u8], bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).expect("values are bounded far below 4 GiB");
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(bytes);
+    put(out, &len.to_le_bytes());
+    put(out, bytes);
 }
 
 /// A value borrowed from an encoded row: what [`decode_fields`] and
@@ -362,7 +391,7 @@ mod tests {
             Value::String("s".into()),
             Value::Bytes(vec![9]),
         ];
-        let bytes = encode_row(&row);
+        let bytes = encode_row(&row).to_vec();
         // The allocating, the checking and the borrowing decoder are one
         // decoder: each refuses every bad input with the same error.
         let same_error = |bytes: &[u8]| {

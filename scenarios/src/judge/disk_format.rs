@@ -987,7 +987,7 @@ mod tests {
             let mut tx = db.begin();
             match i % 7 {
                 6 => tx.delete("t", &row(i - 3)).unwrap(),
-                _ => tx.insert("t", row(i)).unwrap(),
+                _ => tx.insert("t", &row(i)).unwrap(),
             }
             db.commit(tx).unwrap();
             db.durability_step().unwrap();

@@ -37,7 +37,7 @@ pub(super) fn disk(n: u64) -> (SimFs, DiskImage, u64) {
     db.commit(tx).unwrap();
     for id in 0..n {
         let mut tx = db.begin();
-        tx.insert("t", vec![Value::U64(id), Value::Bytes(vec![id as u8; 200])]).unwrap();
+        tx.insert("t", &[Value::U64(id), Value::Bytes(vec![id as u8; 200])]).unwrap();
         db.commit(tx).unwrap();
         db.durability_step();
         db.snapshot_step().unwrap();

@@ -34,7 +34,7 @@ fn main() {
             tx.create_table(TABLE, columns()).expect("create the table");
         } else {
             let (insert, delete) = mutations(seed, offset);
-            tx.insert(TABLE, insert).expect("insert");
+            tx.insert(TABLE, &insert).expect("insert");
             if let Some(delete) = delete {
                 tx.delete(TABLE, &delete).expect("delete");
             }
