@@ -195,10 +195,10 @@ pub type CatalogRows = (Arc<[u8]>, Vec<Arc<[u8]>>);
 
 /// The encoded `st_table` row and `st_column` rows of user table `id`.
 pub fn encoded_catalog_rows(id: u32, name: &str, columns: &[ColumnDef]) -> CatalogRows {
-    let table = Arc::from(encode_row(&table_row(id, name)));
+    let table = encode_row(&table_row(id, name));
     let columns = column_rows(id, columns.iter().map(|c| (c.name.as_str(), c.ty)))
         .iter()
-        .map(|row| Arc::from(encode_row(row)))
+        .map(|row| encode_row(row))
         .collect();
     (table, columns)
 }
@@ -215,8 +215,7 @@ fn constant_system_rows() -> &'static BTreeMap<&'static str, Vec<Arc<[u8]>>> {
             .map(|(name, rows)| {
                 let name =
                     SYSTEM_TABLES.iter().find(|t| t.name == name).expect("a system table").name;
-                let mut rows: Vec<Arc<[u8]>> =
-                    rows.iter().map(|row| Arc::from(encode_row(row))).collect();
+                let mut rows: Vec<Arc<[u8]>> = rows.iter().map(|row| encode_row(row)).collect();
                 sort_as_set(name, &mut rows);
                 (name, rows)
             })
@@ -245,7 +244,7 @@ pub fn encoded_system_rows(state: &ModelState) -> BTreeMap<&'static str, Vec<Arc
         rows.get_mut("st_column").expect("st_column").extend(st_column.iter().cloned());
     }
     let sequence = |id: u64, name: &str, next: u64| -> Arc<[u8]> {
-        Arc::from(encode_row(&[Value::U64(id), Value::String(name.to_owned()), Value::U64(next)]))
+        encode_row(&[Value::U64(id), Value::String(name.to_owned()), Value::U64(next)])
     };
     let st_sequence = [
         sequence(1, "st_table.table_id", u64::from(state.next_table_id)),

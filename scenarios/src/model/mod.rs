@@ -64,24 +64,37 @@ impl Default for ModelState {
 /// A row encoded as FORMAT.md specifies (the model's own encoder): column
 /// by column, `u64`/`i64` as 8 little-endian bytes, `bool` as one byte 0 or
 /// 1, `string`/`bytes` as a little-endian `u32` length and the bytes.
-pub fn encode_row(row: &[Value]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(encoded_row_len(row));
+///
+/// Written straight into a shared buffer of its exact length, which is
+/// what the model keeps: one allocation and one copy of each value.
+pub fn encode_row(row: &[Value]) -> Arc<[u8]> {
+    // An exact-length iterator collects into one allocation of its length.
+    let mut bytes: Arc<[u8]> = std::iter::repeat_n(0, encoded_row_len(row)).collect();
+    let mut out = Arc::get_mut(&mut bytes).expect("a new buffer has one owner");
     for value in row {
         match value {
-            Value::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
-            Value::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
-            Value::Bool(v) => out.push(u8::from(*v)),
+            Value::U64(v) => put(&mut out, &v.to_le_bytes()),
+            Value::I64(v) => put(&mut out, &v.to_le_bytes()),
+            Value::Bool(v) => put(&mut out, &[u8::from(*v)]),
             Value::String(v) => {
-                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                out.extend_from_slice(v.as_bytes());
+                put(&mut out, &(v.len() as u32).to_le_bytes());
+                put(&mut out, v.as_bytes());
             }
             Value::Bytes(v) => {
-                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                out.extend_from_slice(v);
+                put(&mut out, &(v.len() as u32).to_le_bytes());
+                put(&mut out, v);
             }
         }
     }
-    out
+    assert!(out.is_empty(), "encoded_row_len counts every byte");
+    bytes
+}
+
+/// Copies `bytes` to the front of `out` and moves `out` past them.
+fn put(out: &mut &mut [u8], bytes: &[u8]) {
+    let (head, tail) = std::mem::take(out).split_at_mut(bytes.len());
+    head.copy_from_slice(bytes);
+    *out = tail;
 }
 
 /// The encoded length of a row: 8 bytes per integer, 1 per bool, a 4-byte
@@ -127,13 +140,13 @@ impl ModelState {
                 if model.rows.insert(Arc::new(row.clone())).is_some() {
                     return Err(format!("duplicate row in {table}"));
                 }
-                model.encoded.insert(Arc::from(encode_row(row)));
+                model.encoded.insert(encode_row(row));
                 Ok(())
             }
             TxOp::Delete { table, row } => {
                 let model = self.user_table(table, row)?;
                 model.rows.remove(row).ok_or_else(|| format!("row not in {table}"))?;
-                model.encoded.remove(&encode_row(row)[..]);
+                model.encoded.remove(&encode_row(row));
                 Ok(())
             }
         }
