@@ -310,17 +310,18 @@ impl World {
             }
         };
         let scripted = self.script.is_some();
+        let n_generated = generated.len();
         // Only a recording run copies what it sends.
         let mut sent = self.recorded.is_some().then(ScriptedTx::default);
         let result = self.send(
             client,
             tx,
-            &generated,
+            generated,
             |i, rng: &mut SimRng| {
                 // Go on after a refusal, or end the transaction: a coin, or
                 // what the recorded client did.
                 if scripted {
-                    !(aborts_at_end && i + 1 == generated.len())
+                    !(aborts_at_end && i + 1 == n_generated)
                 } else {
                     rng.random_bool(0.5)
                 }
@@ -334,22 +335,27 @@ impl World {
         result
     }
 
-    /// Sends the operations `generated` in `tx` and commits; `goes_on(i,
-    /// rng)` says whether a refused operation `i` leaves the transaction
-    /// going. `sent`, if given, gets every operation sent and whether the
-    /// transaction ended at a refusal: the transaction as a script records it.
+    /// Sends the operations `ops` in `tx`, in order, and commits those the
+    /// engine accepted; `goes_on(i, rng)` says whether a refused operation
+    /// `i` leaves the transaction going. `sent`, if given, gets every
+    /// operation sent and whether the transaction ended at a refusal: the
+    /// transaction as a script records it.
     fn send(
         &mut self,
         client: usize,
         mut tx: MutTx,
-        generated: &[TxOp],
+        mut ops: Vec<TxOp>,
         goes_on: impl Fn(usize, &mut SimRng) -> bool,
         rng: &mut SimRng,
         mut sent: Option<&mut ScriptedTx>,
     ) -> Option<u64> {
         let began_after = tx.offset() - 1;
-        let mut ops: Vec<TxOp> = Vec::with_capacity(generated.len());
-        for (i, op) in generated.iter().enumerate() {
+        // The operations accepted so far stay at the front of `ops`, in
+        // the order sent (each is moved down past the refused ones), so
+        // that none is copied; the refused ones are dropped at the end.
+        let mut accepted = 0;
+        for i in 0..ops.len() {
+            let op = &ops[i];
             if let Some(sent) = &mut sent {
                 sent.ops.push(op.clone());
             }
@@ -361,12 +367,16 @@ impl World {
                 }
             };
             let refused = engine.clone().err();
-            let event = RunEvent::TxOp { client, began_after, before: &ops, op, engine };
+            let event =
+                RunEvent::TxOp { client, began_after, before: &ops[..accepted], op, engine };
             if !self.emit(&event) {
                 return None;
             }
             match refused {
-                None => ops.push(op.clone()),
+                None => {
+                    ops.swap(accepted, i);
+                    accepted += 1;
+                }
                 Some(error) if goes_on(i, rng) => {
                     self.event(format!("refused client={client} {op}: {error}; going on"));
                 }
@@ -379,6 +389,7 @@ impl World {
                 }
             }
         }
+        ops.truncate(accepted);
         if ops.is_empty() {
             self.event(format!("aborted client={client}: nothing left to commit"));
             return self.abandoned(client, tx);
