@@ -342,7 +342,7 @@ proptest! {
                         let name = format!("t{name}");
                         let Some((types, rows)) = next.get_mut(&name) else { continue };
                         let row: Row = types.iter().enumerate().map(|(i, ty)| value_of(*ty, seed.wrapping_add(i as u64 * 31))).collect();
-                        prop_assert_eq!(tx.insert(&name, &row.clone()).is_ok(), rows.insert(row));
+                        prop_assert_eq!(tx.insert(&name, &row).is_ok(), rows.insert(row));
                     }
                     Step::Delete { name, pick } => {
                         let name = format!("t{name}");
