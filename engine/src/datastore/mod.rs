@@ -9,6 +9,7 @@
 mod error;
 mod mvcc;
 mod page;
+mod row_index;
 mod schema;
 mod state;
 mod table;

@@ -1,14 +1,14 @@
 //! A table: its schema, its pages, and the index from row to page slot.
 //!
-//! Every field is a persistent (structurally shared) collection, so cloning
-//! a table, which every committed version does, costs O(1), and changing one
-//! row copies one page and O(log n) index nodes.
+//! Every field is a persistent (structurally shared) collection, or, for
+//! the rows a restore loaded, an array no version changes ([`RowIndex`]), so
+//! cloning a table, which every committed version does, costs O(1), and
+//! changing one row copies one page and O(log n) index nodes.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::page::{PAGE_SIZE, Page, RowLoc};
+use super::row_index::{RowIndex, RowKey};
 use super::schema::TableSchema;
 
 /// How many pages with free space an insert looks at before opening a new
@@ -32,65 +32,12 @@ fn has_space(page: &Page) -> bool {
     page.free() >= FREE_BYTES_MIN
 }
 
-/// A row index key: an encoded row with its first 8 bytes kept beside the
-/// pointer, so that most comparisons settle without reading the row. A
-/// restore sorts a million keys and inserts them into the tree, and each
-/// comparison that reads the row is a cache miss (it was 39% of a snapshot
-/// open's samples).
-///
-/// Orders exactly as the row's bytes do, which is what lets the index be
-/// searched with a plain `&[u8]` ([`Borrow`]): `prefix` is the first
-/// `min(8, len)` bytes, big-endian, padded with zeros, so a smaller prefix
-/// means a smaller row (at the first byte the prefixes differ, either both
-/// rows have that byte, or the shorter row ended there), and equal prefixes
-/// fall back to the whole rows.
-#[derive(Clone, Debug)]
-struct RowKey {
-    prefix: u64,
-    row: Arc<[u8]>,
-}
-
-impl RowKey {
-    fn new(row: Arc<[u8]>) -> Self {
-        let mut first = [0u8; 8];
-        let n = row.len().min(first.len());
-        first[..n].copy_from_slice(&row[..n]);
-        RowKey { prefix: u64::from_be_bytes(first), row }
-    }
-}
-
-impl Ord for RowKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.prefix.cmp(&other.prefix).then_with(|| self.row[..].cmp(&other.row[..]))
-    }
-}
-
-impl PartialOrd for RowKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for RowKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.prefix == other.prefix && self.row[..] == other.row[..]
-    }
-}
-
-impl Eq for RowKey {}
-
-impl Borrow<[u8]> for RowKey {
-    fn borrow(&self) -> &[u8] {
-        &self.row
-    }
-}
-
 /// One table's committed contents.
 #[derive(Clone, Debug)]
 pub struct Table {
     schema: Arc<TableSchema>,
     pages: imbl::Vector<Arc<Page>>,
-    rows: imbl::OrdMap<RowKey, RowLoc>,
+    rows: RowIndex,
     /// Pages that are not full, by index: where inserts look first.
     with_space: imbl::OrdSet<u32>,
     summary: TableSummary,
@@ -102,7 +49,7 @@ impl Table {
         Table {
             schema,
             pages: imbl::Vector::new(),
-            rows: imbl::OrdMap::new(),
+            rows: RowIndex::default(),
             with_space: imbl::OrdSet::new(),
             summary: TableSummary::default(),
         }
@@ -112,7 +59,7 @@ impl Table {
     /// if a row appears twice.
     pub fn from_pages(schema: Arc<TableSchema>, pages: Vec<Page>) -> Option<Self> {
         let mut table = Table::new(schema);
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(pages.iter().map(|page| page.slots().len()).sum());
         for (index, page) in pages.into_iter().enumerate() {
             let index = u32::try_from(index).ok()?;
             for (slot, row) in page.slots().iter().enumerate() {
@@ -129,14 +76,7 @@ impl Table {
             }
             table.pages.push_back(Arc::new(page));
         }
-        // Built in key order: each insert lands beside the last one (a
-        // restore of a million rows in page order touched the whole tree
-        // per row), and a row held twice is adjacent to itself.
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if entries.windows(2).any(|pair| pair[0].0 == pair[1].0) {
-            return None;
-        }
-        table.rows = entries.into_iter().collect();
+        table.rows = RowIndex::from_entries(entries)?;
         assert_eq!(table.rows.len() as u64, table.summary.row_count);
         Some(table)
     }
@@ -170,31 +110,31 @@ impl Table {
     /// Whether the encoded row is in the table.
     pub fn contains(&self, row: &Arc<[u8]>) -> bool {
         // A key, not the bytes: the search then compares prefixes first.
-        self.rows.contains_key(&RowKey::new(Arc::clone(row)))
+        self.rows.get(&RowKey::new(Arc::clone(row))).is_some()
     }
 
     /// The encoded rows, in byte order.
     pub fn rows(&self) -> impl Iterator<Item = &Arc<[u8]>> {
-        self.rows.keys().map(|key| &key.row)
+        self.rows.iter().map(|(key, _)| key.row())
     }
 
     /// Inserts an encoded row that fits a page, unless the table holds it
     /// already: then nothing changes and the answer is `false`.
     ///
-    /// One walk of the index both inserts and finds a row already there (a
-    /// search first, then the insert, was two walks, and the search was 38%
-    /// of a full replay's samples). So the row's slot is chosen before
-    /// anything changes, and only the rare refusal costs a second walk, to
-    /// put the old entry back.
+    /// The row's slot is chosen before anything changes, so that the index
+    /// both inserts and finds a row already there in one walk
+    /// ([`RowIndex::insert_absent`]).
     #[must_use = "false means the row was there and nothing was inserted"]
     pub fn insert(&mut self, row: Arc<[u8]>, offset: u64) -> bool {
         let len = row.len();
         let pages_before = self.pages.len();
         let index = self.page_with_room(len);
         let slot = self.pages[index as usize].next_slot();
-        let key = RowKey::new(Arc::clone(&row));
-        if let Some(present) = self.rows.insert(key.clone(), RowLoc { page: index, slot }) {
-            self.rows.insert(key, present);
+        if self
+            .rows
+            .insert_absent(RowKey::new(Arc::clone(&row)), RowLoc { page: index, slot })
+            .is_err()
+        {
             if self.pages.len() > pages_before {
                 // The page opened for the row stays out: nothing changed.
                 assert_eq!(self.pages.len(), pages_before + 1);
@@ -270,8 +210,10 @@ impl Table {
         // Pages by index in a plain slice: one lookup per entry, not a walk
         // of the persistent vector's tree.
         let pages: Vec<&Arc<Page>> = self.pages.iter().collect();
-        for (key, loc) in &self.rows {
-            let row = &key.row;
+        let mut entries = 0u64;
+        for (key, loc) in self.rows.iter() {
+            entries += 1;
+            let row = key.row();
             let held = pages
                 .get(loc.page as usize)
                 .and_then(|page| page.slots().get(loc.slot as usize).and_then(Option::as_ref));
@@ -282,9 +224,11 @@ impl Table {
                 return Err(format!("table={} row index disagrees at {loc:?}", self.schema.name));
             }
         }
-        if summary.row_count != self.rows.len() as u64 {
+        // The entries walked, not the index's own count, make the bijection;
+        // the count must agree with them too.
+        if summary.row_count != entries || entries != self.rows.len() as u64 {
             return Err(format!(
-                "table={} index has rows={} pages have rows={}",
+                "table={} index has rows={entries} (counted {}) pages have rows={}",
                 self.schema.name,
                 self.rows.len(),
                 summary.row_count
@@ -341,41 +285,61 @@ mod tests {
         table.check().unwrap();
     }
 
+    /// Points the index's entry for `row` at `loc`, whether it was there or
+    /// not: how the tests below break the index.
+    fn point(table: &mut Table, row: Arc<[u8]>, loc: RowLoc) {
+        let key = RowKey::new(row);
+        table.rows.remove(&key);
+        table.rows.insert_absent(key, loc).unwrap();
+    }
+
     #[test]
     fn check_finds_every_disagreement_between_index_pages_and_summary() {
-        let mut table = table();
+        let mut inserted = table();
         for i in 0..300u64 {
-            assert!(table.insert(Arc::from(i.to_le_bytes().repeat(4)), i));
+            assert!(inserted.insert(Arc::from(i.to_le_bytes().repeat(4)), i));
         }
+        // The same rows restored from the pages: an index that was loaded,
+        // not built by inserts (see `RowIndex`).
+        let pages = inserted.pages().iter().map(|page| Page::clone(page)).collect();
+        let restored = Table::from_pages(Arc::clone(inserted.schema()), pages).unwrap();
+        for table in [inserted, restored] {
+            check_finds_every_disagreement(table);
+        }
+    }
+
+    fn check_finds_every_disagreement(table: Table) {
         table.check().unwrap();
         let row = |i: u64| -> Arc<[u8]> { Arc::from(i.to_le_bytes().repeat(4)) };
+        let loc_of = |table: &Table, i: u64| table.rows.get(&RowKey::new(row(i))).unwrap();
 
         // An entry naming another row's slot.
         let mut wrong_slot = table.clone();
-        let other = wrong_slot.rows[&row(1)[..]];
-        wrong_slot.rows.insert(RowKey::new(row(0)), other);
+        point(&mut wrong_slot, row(0), loc_of(&table, 1));
         assert!(wrong_slot.check().unwrap_err().contains("row index disagrees"));
         // An entry whose key is another allocation of the same bytes agrees
         // (compared byte by byte); one naming the slot of a row of the same
         // length but other bytes does not.
         let mut copied = table.clone();
-        let loc = copied.rows.remove(&row(2)[..]).unwrap();
-        copied.rows.insert(RowKey::new(row(2)), loc);
+        let loc = loc_of(&table, 2);
+        point(&mut copied, row(2), loc);
         let held = copied.pages[loc.page as usize].slots()[loc.slot as usize].clone().unwrap();
-        assert!(!Arc::ptr_eq(&copied.rows.get_key_value(&row(2)[..]).unwrap().0.row, &held));
+        let (key, _) = copied.rows.iter().find(|(key, _)| key.row()[..] == row(2)[..]).unwrap();
+        assert!(!Arc::ptr_eq(key.row(), &held));
         copied.check().unwrap();
         let mut other_bytes = copied;
-        let loc = other_bytes.rows.remove(&row(2)[..]).unwrap();
-        other_bytes.rows.insert(RowKey::new(row(1_000)), loc);
+        assert_eq!(other_bytes.rows.remove(&RowKey::new(row(2))), Some(loc));
+        point(&mut other_bytes, row(1_000), loc);
         assert!(other_bytes.check().unwrap_err().contains("row index disagrees"));
         // An entry naming an empty or a missing slot.
         let mut dangling = table.clone();
-        dangling.rows.insert(RowKey::new(row(0)), RowLoc { page: 0, slot: 100_000 });
+        point(&mut dangling, row(0), RowLoc { page: 0, slot: 100_000 });
         assert!(dangling.check().unwrap_err().contains("row index disagrees"));
         // A row in a page the index lost.
         let mut unindexed = table.clone();
-        unindexed.rows.remove(&row(5)[..]);
-        assert!(unindexed.check().unwrap_err().contains("index has rows=299 pages have rows=300"));
+        assert!(unindexed.rows.remove(&RowKey::new(row(5))).is_some());
+        let lost = unindexed.check().unwrap_err();
+        assert!(lost.contains("index has rows=299 (counted 299) pages have rows=300"), "{lost}");
         // A summary out of step.
         let mut summary = table.clone();
         summary.summary.row_bytes += 1;
@@ -404,7 +368,10 @@ mod tests {
             assert!(!table.insert(row(present), 1_000), "row {present} is there");
             assert_eq!(table.pages().len(), before.pages().len());
             assert_eq!(table.summary(), before.summary());
-            assert_eq!(table.rows[&row(present)[..]], before.rows[&row(present)[..]]);
+            assert_eq!(
+                table.rows.get(&RowKey::new(row(present))),
+                before.rows.get(&RowKey::new(row(present)))
+            );
             assert_eq!(table.with_space, before.with_space);
             assert!(table.pages().iter().zip(before.pages().iter()).all(|(a, b)| a == b));
             table.check().unwrap();
@@ -416,43 +383,5 @@ mod tests {
         assert!(table.pages().iter().zip(before.pages().iter()).all(|(a, b)| a == b));
         assert_eq!(table.summary(), before.summary());
         table.check().unwrap();
-    }
-
-    fn key(bytes: &[u8]) -> RowKey {
-        RowKey::new(Arc::from(bytes))
-    }
-
-    #[test]
-    fn row_keys_order_as_their_bytes_at_the_prefix_edges() {
-        // Shorter than the prefix, zero bytes where the padding goes, equal
-        // prefixes with different tails, and a prefix of another row.
-        let rows: [&[u8]; 9] = [
-            b"",
-            b"\0",
-            b"\0\0",
-            b"a",
-            b"a\0",
-            b"a\0\x01",
-            b"abcdefgh",
-            b"abcdefgh\0",
-            b"abcdefgi",
-        ];
-        for a in rows {
-            for b in rows {
-                assert_eq!(key(a).cmp(&key(b)), a.cmp(b), "{a:?} against {b:?}");
-                assert_eq!(key(a) == key(b), a == b);
-            }
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn row_keys_order_as_their_bytes(
-            a in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 255]), 0..12),
-            b in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 255]), 0..12),
-        ) {
-            proptest::prop_assert_eq!(key(&a).cmp(&key(&b)), a.cmp(&b));
-            proptest::prop_assert_eq!(key(&a) == key(&b), a == b);
-        }
     }
 }
