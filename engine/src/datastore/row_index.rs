@@ -155,8 +155,14 @@ impl RowIndex {
     /// Removes a row; returns where it was, or `None` if it was not there.
     #[inline]
     pub(super) fn remove(&mut self, key: &RowKey) -> Option<RowLoc> {
-        let removed = if self.loaded_get(key).is_some() {
-            let removed = self.get(key)?;
+        let removed = if let Some(held) = self.loaded_get(key) {
+            // One search of the loaded rows: what they hold decides, unless
+            // a change since the load has moved or deleted the row.
+            let removed = match self.changes.get(key) {
+                Some(&DELETED) => return None,
+                Some(moved) => *moved,
+                None => held,
+            };
             self.changes.insert(key.clone(), DELETED);
             Some(removed)
         } else {
