@@ -258,10 +258,20 @@ impl MutTx {
         {
             let table = self.state.table(system_table).expect("system tables exist");
             let types = table.schema().types();
-            for row in table.rows() {
+            // A `u64` first column begins the row: the rows holding the id
+            // there are adjacent, and only they are read.
+            let rows: Box<dyn Iterator<Item = &Arc<[u8]>>> = if column == 0 {
+                assert_eq!(types[0], ColumnType::U64, "a table_id column");
+                Box::new(table.rows_starting_with(u64::from(id.0).to_le_bytes()))
+            } else {
+                Box::new(table.rows())
+            };
+            for row in rows {
                 let field = decode_field(types, row, column).expect("stored rows decode");
                 if field == id_value {
                     deletes.push(Mutation::Delete { table: system_table, row: Arc::clone(row) });
+                } else {
+                    assert_ne!(column, 0, "rows_starting_with reads the id's rows only");
                 }
             }
         }

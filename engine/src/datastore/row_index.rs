@@ -19,6 +19,7 @@
 //! bounded: at most the loaded rows, each once.
 
 use std::cmp::Ordering;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use super::page::RowLoc;
@@ -51,6 +52,12 @@ impl RowKey {
     /// The encoded row.
     pub(super) fn row(&self) -> &Arc<[u8]> {
         &self.row
+    }
+
+    /// A bound for a range of keys, not a row's key: it orders before
+    /// every key whose prefix is `prefix` and after every smaller prefix.
+    fn least_with_prefix(prefix: u64) -> RowKey {
+        RowKey { prefix, row: Arc::from(&[][..]) }
     }
 }
 
@@ -178,16 +185,27 @@ impl RowIndex {
 
     /// The rows and their slots, in key order.
     pub(super) fn iter(&self) -> Rows<'_> {
-        // Most tables hold one part only, and walk it alone: the merge's
-        // comparison per row was 1% of a sweep's instructions.
-        if self.loaded.is_empty() {
-            Rows::Changes(self.changes.iter())
-        } else if self.changes.is_empty() {
-            Rows::Loaded(self.loaded.iter())
-        } else {
-            let mut changes = self.changes.iter();
-            Rows::Both(Merge { loaded: &self.loaded, change: changes.next(), changes })
-        }
+        Rows::of(&self.loaded, self.changes.range::<_, RowKey>(..))
+    }
+
+    /// The rows whose first 8 bytes are `first`, and their slots, in key
+    /// order: they are adjacent, so a system table's rows for one id (its
+    /// first field) are read without walking the others.
+    pub(super) fn starting_with(&self, first: [u8; 8]) -> impl Iterator<Item = (&RowKey, RowLoc)> {
+        // Every row starting with `first` has this prefix; so does a row
+        // shorter than 8 bytes that is `first` without its trailing zeros,
+        // which the filter drops.
+        let prefix = u64::from_be_bytes(first);
+        let from = self.loaded.partition_point(|(key, _)| key.prefix < prefix);
+        let to = from + self.loaded[from..].partition_point(|(key, _)| key.prefix == prefix);
+        let upper = match prefix.checked_add(1) {
+            Some(next) => Bound::Excluded(RowKey::least_with_prefix(next)),
+            None => Bound::Unbounded,
+        };
+        let lower = Bound::Included(RowKey::least_with_prefix(prefix));
+        Rows::of(&self.loaded[from..to], self.changes.range((lower, upper)))
+            .filter(move |(key, _)| key.row.len() >= first.len())
+            .inspect(move |(key, _)| debug_assert_eq!(key.row[..8], first))
     }
 
     #[inline]
@@ -200,7 +218,8 @@ impl RowIndex {
     }
 }
 
-type ChangesIter<'a> = imbl::ordmap::Iter<'a, RowKey, RowLoc, imbl::shared_ptr::DefaultSharedPtr>;
+type ChangesIter<'a> =
+    imbl::ordmap::RangedIter<'a, RowKey, RowLoc, imbl::shared_ptr::DefaultSharedPtr>;
 type LoadedIter<'a> = std::slice::Iter<'a, (RowKey, RowLoc)>;
 
 /// The rows of a [`RowIndex`] and their slots, in key order.
@@ -210,6 +229,22 @@ pub(super) enum Rows<'a> {
     /// Nothing changed since the load.
     Loaded(LoadedIter<'a>),
     Both(Merge<'a>),
+}
+
+impl<'a> Rows<'a> {
+    /// The loaded rows `loaded` merged with the changes `changes` walks;
+    /// both cover the same range of keys.
+    fn of(loaded: &'a [(RowKey, RowLoc)], mut changes: ChangesIter<'a>) -> Rows<'a> {
+        // Most tables hold one part only, and walk it alone: the merge's
+        // comparison per row was 1% of a sweep's instructions.
+        if loaded.is_empty() {
+            return Rows::Changes(changes);
+        }
+        match changes.next() {
+            None => Rows::Loaded(loaded.iter()),
+            change => Rows::Both(Merge { loaded, change, changes }),
+        }
+    }
 }
 
 impl<'a> Iterator for Rows<'a> {
@@ -335,6 +370,13 @@ mod tests {
         ]
     }
 
+    /// Rows of 6 to 10 bytes of two letters: most share their first 8
+    /// bytes with another, some are shorter than 8 (what the padding of a
+    /// key's prefix could confuse).
+    fn prefixed_row() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(proptest::sample::select(vec![0u8, 1]), 6..=10)
+    }
+
     fn listed(index: &RowIndex) -> Vec<(Vec<u8>, RowLoc)> {
         index.iter().map(|(key, loc)| (key.row().to_vec(), loc)).collect()
     }
@@ -388,6 +430,39 @@ mod tests {
                 let expected: Vec<_> = model.iter().map(|(row, loc)| (row.clone(), *loc)).collect();
                 proptest::prop_assert_eq!(listed(&fork), expected);
                 proptest::prop_assert_eq!(fork.len(), model.len());
+            }
+        }
+
+        /// `starting_with` lists what a walk of every row, filtered by its
+        /// first 8 bytes, lists: loaded rows, changes, and both, after
+        /// inserts and removes.
+        #[test]
+        fn rows_starting_with_eight_bytes_are_the_filtered_walk(
+            loaded in proptest::collection::btree_set(prefixed_row(), 0..24),
+            inserted in proptest::collection::vec(prefixed_row(), 0..24),
+            removed in proptest::collection::vec(prefixed_row(), 0..24),
+            firsts in proptest::collection::vec(
+                proptest::array::uniform8(proptest::sample::select(vec![0u8, 1])), 1..6,
+            ),
+        ) {
+            let loc = |slot| RowLoc { page: 1, slot };
+            let entries = loaded.iter().zip(0..).map(|(row, slot)| (key(row), loc(slot))).collect();
+            let mut index = RowIndex::from_entries(entries).unwrap();
+            for (row, slot) in inserted.iter().zip(100..) {
+                let _ = index.insert_absent(key(row), loc(slot));
+            }
+            for row in &removed {
+                index.remove(&key(row));
+            }
+            let everything = listed(&index);
+            for first in firsts.into_iter().chain([[0; 8], [1; 8]]) {
+                let expected: Vec<_> =
+                    everything.iter().filter(|(row, _)| row.starts_with(&first)).cloned().collect();
+                let got: Vec<_> = index
+                    .starting_with(first)
+                    .map(|(key, loc)| (key.row().to_vec(), loc))
+                    .collect();
+                proptest::prop_assert_eq!(got, expected, "first={:?}", first);
             }
         }
     }

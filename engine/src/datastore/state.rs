@@ -240,9 +240,10 @@ impl CommittedState {
     fn repair(&mut self, offset: u64) -> Result<(), ApplyError> {
         let changes = std::mem::take(&mut self.changes);
         if !changes.tables.is_empty() {
-            let described = self
-                .describe(|id| changes.tables.contains(&id))
-                .map_err(|reason| inconsistent(offset, reason))?;
+            // A restore names every table the system rows describe: that is
+            // the whole walk. Otherwise only the changed tables' rows are read.
+            let wanted = (!changes.restored).then_some(&changes.tables);
+            let described = self.describe(wanted).map_err(|reason| inconsistent(offset, reason))?;
             // Ids out of range have no row left: `describe` refused any.
             let changed: Vec<TableId> = changes
                 .tables
@@ -330,26 +331,26 @@ impl CommittedState {
 
     /// The schemas `st_table` and `st_column` describe.
     fn described_schemas(&self) -> Result<BTreeMap<TableId, TableSchema>, String> {
-        self.describe(|_| true)
+        self.describe(None)
     }
 
     /// The schemas `st_table` and `st_column` describe for the tables whose
-    /// stored `table_id` is `wanted`, with every check of their rows.
+    /// stored `table_id` is in `wanted` (every table if `None`), with every
+    /// check of their rows.
     fn describe(
         &self,
-        wanted: impl Fn(u64) -> bool,
+        wanted: Option<&BTreeSet<u64>>,
     ) -> Result<BTreeMap<TableId, TableSchema>, String> {
+        let is_wanted = |id: u64| wanted.is_none_or(|wanted| wanted.contains(&id));
         let mut names: BTreeMap<TableId, &str> = BTreeMap::new();
         let st_table = &self.tables[&ST_TABLE];
-        for row in st_table.rows() {
+        for row in described_rows(st_table, wanted) {
             let [ValueRef::U64(id), ValueRef::String(name), ValueRef::Bool(is_system)] =
                 decode_fields(st_table.schema().types(), row).expect("stored rows decode")
             else {
                 unreachable!("st_table rows decode with the static schema")
             };
-            if !wanted(id) {
-                continue;
-            }
+            assert!(is_wanted(id), "described_rows reads the wanted tables' rows");
             let id = TableId(
                 u32::try_from(id).map_err(|_| format!("st_table table_id={id} out of range"))?,
             );
@@ -362,15 +363,13 @@ impl CommittedState {
         }
         let mut columns: BTreeMap<TableId, BTreeMap<u64, ColumnDef>> = BTreeMap::new();
         let st_column = &self.tables[&ST_COLUMN];
-        for row in st_column.rows() {
+        for row in described_rows(st_column, wanted) {
             let [ValueRef::U64(id), ValueRef::U64(pos), ValueRef::String(name), ValueRef::U64(tag)] =
                 decode_fields(st_column.schema().types(), row).expect("stored rows decode")
             else {
                 unreachable!("st_column rows decode with the static schema")
             };
-            if !wanted(id) {
-                continue;
-            }
+            assert!(is_wanted(id), "described_rows reads the wanted tables' rows");
             let id = TableId(
                 u32::try_from(id).map_err(|_| format!("st_column table_id={id} out of range"))?,
             );
@@ -470,6 +469,21 @@ impl CommittedState {
         }
         Ok(())
     }
+}
+
+/// The rows of `st_table` or `st_column` (`table`) that describe the
+/// tables in `wanted` (every row if `None`), in byte order, as a walk of
+/// every row filtered by `wanted` gives them. Both tables begin with the
+/// `table_id` as a little-endian `u64`, so one id's rows are adjacent.
+fn described_rows<'a>(
+    table: &'a Table,
+    wanted: Option<&BTreeSet<u64>>,
+) -> Box<dyn Iterator<Item = &'a Arc<[u8]>> + 'a> {
+    let Some(wanted) = wanted else { return Box::new(table.rows()) };
+    // In the order of their encoded bytes, which is not the ids' order.
+    let mut firsts: Vec<[u8; 8]> = wanted.iter().map(|id| id.to_le_bytes()).collect();
+    firsts.sort_unstable();
+    Box::new(firsts.into_iter().flat_map(|first| table.rows_starting_with(first)))
 }
 
 /// The `table_id` a row of `st_table` or `st_column` describes: both begin

@@ -118,6 +118,13 @@ impl Table {
         self.rows.iter().map(|(key, _)| key.row())
     }
 
+    /// The encoded rows whose first 8 bytes are `first`, in byte order: in
+    /// a table whose first column is a `u64`, the rows holding one value
+    /// there.
+    pub fn rows_starting_with(&self, first: [u8; 8]) -> impl Iterator<Item = &Arc<[u8]>> {
+        self.rows.starting_with(first).map(|(key, _)| key.row())
+    }
+
     /// Inserts an encoded row that fits a page, unless the table holds it
     /// already: then nothing changes and the answer is `false`.
     ///
