@@ -198,8 +198,18 @@ fn difference(from: &[u8], to: &[u8]) -> Vec<Pending> {
         ops.push(Pending::SetLen { len: to.len() as u64 });
     }
     let differs = |i: usize| i >= from.len() || from[i] != to[i];
+    let common = from.len().min(to.len());
     let mut i = 0;
     while i < to.len() {
+        // Equal stretches are most of a file: skipped a block at a time (a
+        // byte at a time, this was 1% of a sweep's instructions).
+        const BLOCK: usize = 64;
+        while i + BLOCK <= common && from[i..i + BLOCK] == to[i..i + BLOCK] {
+            i += BLOCK;
+        }
+        if i == to.len() {
+            break;
+        }
         if !differs(i) {
             i += 1;
             continue;
@@ -501,5 +511,62 @@ mod tests {
         }
         assert_eq!(changes.unchanged_below(90), 900, "the latest appends are exact");
         assert_eq!(changes.unchanged_below(50), 0, "the rewrite at v74 is remembered");
+    }
+
+    /// `difference` as written first, a byte at a time: what the block
+    /// skipping must agree with.
+    fn difference_bytewise(from: &[u8], to: &[u8]) -> (Option<u64>, Vec<(u64, Vec<u8>)>) {
+        let truncate = (to.len() < from.len()).then_some(to.len() as u64);
+        let differs = |i: usize| i >= from.len() || from[i] != to[i];
+        let mut writes = Vec::new();
+        let mut i = 0;
+        while i < to.len() {
+            if !differs(i) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < to.len() && differs(i) {
+                i += 1;
+            }
+            writes.push((start as u64, to[start..i].to_vec()));
+        }
+        (truncate, writes)
+    }
+
+    proptest::proptest! {
+        /// Files that mostly agree, at every length against each other:
+        /// the same truncate and the same writes as the byte-wise walk,
+        /// and they turn `from` into `to`.
+        #[test]
+        fn difference_is_the_bytewise_one(
+            from in proptest::collection::vec(proptest::sample::select(vec![0u8, 7]), 0..400),
+            len in 0usize..450,
+            edits in proptest::collection::vec((0usize..450, 1u8..=255), 0..6),
+        ) {
+            let mut to = from.clone();
+            to.resize(len, 7);
+            for (at, byte) in edits {
+                if let Some(b) = to.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            let ops = difference(&from, &to);
+            let mut truncate = None;
+            let mut writes = Vec::new();
+            let mut rebuilt = from.clone();
+            for op in &ops {
+                apply_cached(&mut rebuilt, op);
+                match op {
+                    Pending::SetLen { len } => truncate = Some(*len),
+                    Pending::Write { offset, lands_at, data, .. } => {
+                        proptest::prop_assert_eq!(offset, lands_at);
+                        writes.push((*offset, data.clone()));
+                    }
+                }
+            }
+            proptest::prop_assert_eq!((truncate, writes), difference_bytewise(&from, &to));
+            proptest::prop_assert_eq!(rebuilt, to);
+        }
     }
 }
